@@ -1,0 +1,144 @@
+/**
+ * Errors raised by the Citrix Catalog Service client. One base class, one stable `code` per failure mode, in the style
+ * of undici's errors. Every error that came from an HTTP exchange carries the method, URL, status, parsed body and the
+ * `citrix-transactionId` that Citrix support asks for.
+ */
+
+export type CitrixErrorCode =
+  | 'CITRIX_INVALID_ARGUMENT'
+  | 'CITRIX_AUTH'
+  | 'CITRIX_FORBIDDEN'
+  | 'CITRIX_NOT_FOUND'
+  | 'CITRIX_BAD_REQUEST'
+  | 'CITRIX_RATE_LIMITED'
+  | 'CITRIX_SERVER_ERROR'
+  | 'CITRIX_NETWORK'
+  | 'CITRIX_TIMEOUT'
+  | 'CITRIX_INVALID_RESPONSE';
+
+export interface CitrixErrorDetails {
+  method?: string;
+  url?: string;
+  status?: number;
+  body?: unknown;
+  transactionId?: string;
+  /** How long Citrix asked us to wait before trying again, from `Retry-After` or the `retryDelay` parameter. */
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+export class CitrixError extends Error {
+  override name = 'CitrixError';
+  readonly code: CitrixErrorCode;
+  readonly method?: string;
+  readonly url?: string;
+  readonly status?: number;
+  readonly body?: unknown;
+  readonly transactionId?: string;
+  readonly retryAfterMs?: number;
+
+  constructor(code: CitrixErrorCode, message: string, details: CitrixErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    this.method = details.method;
+    this.url = details.url;
+    this.status = details.status;
+    this.body = details.body;
+    this.transactionId = details.transactionId;
+    this.retryAfterMs = details.retryAfterMs;
+  }
+
+  /** Whether sending the same request again later can succeed. */
+  get retryable(): boolean {
+    return RETRYABLE_CODES.has(this.code);
+  }
+}
+
+const RETRYABLE_CODES: ReadonlySet<CitrixErrorCode> = new Set([
+  'CITRIX_RATE_LIMITED',
+  'CITRIX_SERVER_ERROR',
+  'CITRIX_NETWORK',
+  'CITRIX_TIMEOUT',
+]);
+
+export class CitrixInvalidArgumentError extends CitrixError {
+  override name = 'CitrixInvalidArgumentError';
+  constructor(message: string) {
+    super('CITRIX_INVALID_ARGUMENT', message);
+  }
+}
+
+export class CitrixAuthError extends CitrixError {
+  override name = 'CitrixAuthError';
+  constructor(message: string, details: CitrixErrorDetails) {
+    super('CITRIX_AUTH', message, details);
+  }
+}
+
+export class CitrixForbiddenError extends CitrixError {
+  override name = 'CitrixForbiddenError';
+  constructor(message: string, details: CitrixErrorDetails) {
+    super('CITRIX_FORBIDDEN', message, details);
+  }
+}
+
+export class CitrixNotFoundError extends CitrixError {
+  override name = 'CitrixNotFoundError';
+  constructor(message: string, details: CitrixErrorDetails) {
+    super('CITRIX_NOT_FOUND', message, details);
+  }
+}
+
+export class CitrixBadRequestError extends CitrixError {
+  override name = 'CitrixBadRequestError';
+  constructor(message: string, details: CitrixErrorDetails) {
+    super('CITRIX_BAD_REQUEST', message, details);
+  }
+}
+
+export class CitrixRateLimitError extends CitrixError {
+  override name = 'CitrixRateLimitError';
+  constructor(message: string, details: CitrixErrorDetails) {
+    super('CITRIX_RATE_LIMITED', message, details);
+  }
+}
+
+export class CitrixServerError extends CitrixError {
+  override name = 'CitrixServerError';
+  constructor(message: string, details: CitrixErrorDetails) {
+    super('CITRIX_SERVER_ERROR', message, details);
+  }
+}
+
+export class CitrixNetworkError extends CitrixError {
+  override name = 'CitrixNetworkError';
+  constructor(message: string, details: CitrixErrorDetails) {
+    super('CITRIX_NETWORK', message, details);
+  }
+}
+
+export class CitrixTimeoutError extends CitrixError {
+  override name = 'CitrixTimeoutError';
+  constructor(message: string, details: CitrixErrorDetails) {
+    super('CITRIX_TIMEOUT', message, details);
+  }
+}
+
+export class CitrixInvalidResponseError extends CitrixError {
+  override name = 'CitrixInvalidResponseError';
+  constructor(message: string, details: CitrixErrorDetails) {
+    super('CITRIX_INVALID_RESPONSE', message, details);
+  }
+}
+
+/** The most useful human sentence in a Citrix error body, whichever of Citrix's error shapes it has. */
+export function describeErrorBody(body: unknown): string | undefined {
+  if (typeof body === 'string') return body.trim() ? body.trim().slice(0, 500) : undefined;
+  if (!body || typeof body !== 'object') return undefined;
+  const fields = body as Record<string, unknown>;
+  for (const key of ['message', 'detail', 'error_description', 'Message', 'error']) {
+    const value = fields[key];
+    if (typeof value === 'string' && value.trim()) return value.trim().slice(0, 500);
+  }
+  return undefined;
+}
