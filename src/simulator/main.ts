@@ -1,0 +1,88 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { readFile } from 'node:fs/promises';
+import ms from 'ms';
+import { parseSeed, type SimulatorSeed } from './seed';
+import { startSimulator } from './server';
+
+function duration(value: string): number {
+  if (/^infinity$/i.test(value)) return Infinity;
+  const parsed = /^\d+(\.\d+)?$/.test(value) ? Number(value) : ms(value as ms.StringValue);
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
+    throw new InvalidArgumentError(`expected a duration such as 1500, 1.5s or 20m (or Infinity), got '${value}'`);
+  }
+  return parsed;
+}
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!/^\d+$/.test(value) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`expected an integer from ${min} to ${max}, got '${value}'`);
+    }
+    return parsed;
+  };
+}
+
+async function loadSeed(path: string): Promise<SimulatorSeed> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read data file ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  try {
+    return parseSeed(JSON.parse(text));
+  } catch (error) {
+    throw new Error(`data file ${path}: ${(error as Error).message}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const program = new Command('simulator')
+    .description(
+      'Citrix Cloud Catalog Service simulator on 127.0.0.1; prints one JSON line with its URLs and credentials',
+    )
+    .option('--port <port>', 'port to listen on (0: any free port)', integer(0, 65535), 8787)
+    .option('--data <file>', 'JSON data set to serve instead of the built-in seed')
+    .option('--update-duration <duration>', 'how long an accepted image update stays Processing', duration, 20_000)
+    .option('--accept-lag <duration>', 'how long a catalog reads unchanged after a 202', duration, 1_500)
+    .option('--token-ttl <seconds>', 'lifetime of issued tokens', integer(1, 86_400 * 365), 3600)
+    .configureOutput({ outputError: (text, write) => write(text) });
+  program.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 1));
+  const options = program.parse().opts<{
+    port: number;
+    data?: string;
+    updateDuration: number;
+    acceptLag: number;
+    tokenTtl: number;
+  }>();
+
+  const simulator = await startSimulator({
+    port: options.port,
+    seed: options.data ? await loadSeed(options.data) : undefined,
+    updateDurationMs: options.updateDuration,
+    acceptLagMs: options.acceptLag,
+    tokenTtlSeconds: options.tokenTtl,
+  });
+  const { baseUrl, tokenUrl, adminUrl, customerId, siteId, clientId, clientSecret } = simulator;
+  process.stdout.write(
+    `${JSON.stringify({ baseUrl, tokenUrl, adminUrl, customerId, siteId, clientId, clientSecret })}\n`,
+  );
+
+  const stop = () => {
+    simulator.close().then(
+      () => process.exit(0),
+      () => process.exit(0),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((error: unknown) => {
+  const code = (error as NodeJS.ErrnoException).code;
+  const message =
+    code === 'EADDRINUSE' ? `port already in use (${(error as Error).message})` : (error as Error).message;
+  process.stderr.write(`simulator: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,604 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { FaultList, validateFaultSpec, type FaultAction, type FaultSpec, type Operation } from './faults';
+import { DEFAULT_SEED, type SimCatalog, type SimImage, type SimulatorSeed } from './seed';
+import { SimState, type Timing } from './state';
+import {
+  UNKNOWN_CUSTOMER_STATUS,
+  UNKNOWN_TOKEN_CUSTOMER_STATUS,
+  WRONG_STATE_STATUS,
+  commonErrorBody,
+  serviceError,
+  updateStatusBody,
+} from './unconfirmed';
+
+export interface SimulatorOptions {
+  /** Port on 127.0.0.1. @default 0 (ephemeral) */
+  port?: number;
+  /** The data set to serve. @default DEFAULT_SEED */
+  seed?: SimulatorSeed;
+  /** How long an accepted image update stays `Processing`; `Infinity` waits for `completeUpdate`. @default 20_000 */
+  updateDurationMs?: number;
+  /**
+   * After a 202 the catalog still reads as before (its old `Active` state) for this long, as Citrix's does.
+   * @default 1_500
+   */
+  acceptLagMs?: number;
+  /** Lifetime of issued tokens, in seconds. @default 3600 */
+  tokenTtlSeconds?: number;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  /** The query string without `?`, e.g. `async=true`. */
+  query: string;
+  operation: Operation | 'admin' | 'unknown';
+  /** 0 when the socket was destroyed without an answer. */
+  status: number;
+  /** When the request arrived (ISO 8601). */
+  time: string;
+  durationMs: number;
+  /** The `citrix-transactionId` the response carried. */
+  transactionId?: string;
+}
+
+export interface RunningSimulator {
+  /** `http://127.0.0.1:{port}/catalogservice` */
+  baseUrl: string;
+  /** `http://127.0.0.1:{port}/cctrustoauth2/{customerId}/tokens/clients` */
+  tokenUrl: string;
+  /** `http://127.0.0.1:{port}/__admin` */
+  adminUrl: string;
+  customerId: string;
+  siteId: string;
+  clientId: string;
+  clientSecret: string;
+  /** The request log in the order answered (what `GET /__admin/requests` answers). Admin calls are not logged. */
+  requests(): RecordedRequest[];
+  /** Every access token issued since start or the last reset. */
+  issuedTokens(): string[];
+  /** Adds a fault (as `POST /__admin/faults`) and returns its id. */
+  addFault(fault: FaultSpec): string;
+  /** Overwrites catalog fields, cancelling any update in flight (as `POST /__admin/catalogs/{id}`). Throws for an unknown catalog. */
+  patchCatalog(catalogId: string, patch: Partial<SimCatalog>): void;
+  /** Finishes the catalog's update in flight now, if any (as `POST /__admin/catalogs/{id}/complete`). */
+  completeUpdate(catalogId: string): void;
+  /** Changes the timing of updates accepted from now on (as `POST /__admin/settings`). */
+  setTiming(timing: Partial<Timing>): void;
+  /** Back to the seed data and the start timing; clears the log, faults and tokens (as `POST /__admin/reset`). */
+  reset(): void;
+  /** Stops listening and destroys every open socket. */
+  close(): Promise<void>;
+}
+
+interface Route {
+  operation: Operation | 'unknown';
+  params: Record<string, string>;
+  /** Set when the path is known but the method is not. */
+  allow?: string;
+}
+
+const API_ROUTES: { method: string; segments: string[]; operation: Operation }[] = [
+  { method: 'GET', segments: [':customerId', 'sites'], operation: 'sites' },
+  { method: 'GET', segments: [':customerId', ':siteId', 'catalogs'], operation: 'catalogs' },
+  { method: 'GET', segments: [':customerId', ':siteId', 'catalogs', ':catalogId'], operation: 'catalog' },
+  {
+    method: 'POST',
+    segments: [':customerId', ':siteId', 'catalogs', ':catalogId', '$updateimage'],
+    operation: 'updateImage',
+  },
+  {
+    method: 'POST',
+    segments: [':customerId', ':siteId', 'catalogs', ':catalogId', 'updateimage'],
+    operation: 'legacyUpdateImage',
+  },
+  {
+    method: 'GET',
+    segments: [':customerId', ':siteId', 'catalogs', ':catalogId', 'updatestatus'],
+    operation: 'updateStatus',
+  },
+  { method: 'GET', segments: [':customerId', ':siteId', 'images'], operation: 'images' },
+  { method: 'GET', segments: [':customerId', ':siteId', 'images', ':imageId'], operation: 'image' },
+];
+
+const AUTHORIZATION = /^\s*cwsauth\s+bearer\s*=\s*([^\s,;]+)\s*$/i;
+const JSON_CONTENT_TYPE = /^(application\/(json|json-patch\+json|[\w.+-]+\+json)|text\/json)\s*(;|$)/i;
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_LOGGED_REQUESTS = 100_000;
+const UPDATE_FIELDS = new Map(
+  ['templateId', 'citrixPrepared', 'vdaUpdateDelay', 'warningTitle', 'warningMessage'].map((name) => [
+    name.toLowerCase(),
+    name,
+  ]),
+);
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {
+    super(typeof body === 'object' && body && 'message' in body ? String(body.message) : `HTTP ${status}`);
+  }
+}
+
+const badRequest = (message: string) => new HttpError(400, serviceError(message));
+const notFound = (message: string) => new HttpError(404, serviceError(message));
+
+function splitPath(path: string): string[] | undefined {
+  try {
+    const segments = path.split('/').slice(1).map(decodeURIComponent);
+    if (segments.length > 1 && segments.at(-1) === '') segments.pop();
+    return segments;
+  } catch {
+    return undefined;
+  }
+}
+
+function matchRoute(method: string, segments: string[]): Route {
+  const [root, ...rest] = segments;
+  if (root?.toLowerCase() === 'cctrustoauth2') {
+    const [customerId, tokens, clients, ...extra] = rest;
+    if (customerId && tokens?.toLowerCase() === 'tokens' && clients?.toLowerCase() === 'clients' && !extra.length) {
+      return method === 'POST'
+        ? { operation: 'token', params: { customerId } }
+        : { operation: 'unknown', params: {}, allow: 'POST' };
+    }
+  }
+  if (root?.toLowerCase() !== 'catalogservice') return { operation: 'unknown', params: {} };
+  const allowed: string[] = [];
+  for (const route of API_ROUTES) {
+    if (route.segments.length !== rest.length) continue;
+    const params: Record<string, string> = {};
+    const fits = route.segments.every((pattern, i) => {
+      const segment = rest[i] ?? '';
+      if (pattern.startsWith(':')) params[pattern.slice(1)] = segment;
+      return pattern.startsWith(':') ? segment !== '' : pattern === segment.toLowerCase();
+    });
+    if (!fits) continue;
+    if (route.method === method) return { operation: route.operation, params };
+    allowed.push(route.method);
+  }
+  return { operation: 'unknown', params: {}, allow: allowed.length ? allowed.join(', ') : undefined };
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) reject(new HttpError(413, serviceError(`request body over ${MAX_BODY_BYTES} bytes`)));
+      else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const text = await readBody(req);
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw badRequest(`The request body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Logs a request once its answer is written (or its socket is destroyed). */
+const onAnswered = new WeakMap<ServerResponse, () => void>();
+
+function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  writeResponse(
+    res,
+    status,
+    body === undefined ? '' : JSON.stringify(body),
+    'application/json; charset=utf-8',
+    headers,
+  );
+}
+
+function writeResponse(
+  res: ServerResponse,
+  status: number,
+  payload: string,
+  contentType: string,
+  headers: Record<string, string>,
+): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, {
+    ...(payload ? { 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) } : {}),
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
+  res.end(payload);
+  onAnswered.get(res)?.();
+}
+
+/** `UpdateCatalogTemplateImageModel`, bound case-insensitively as ASP.NET does (camelCase and PascalCase both work). */
+function parseUpdateBody(body: unknown): { templateId: string } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw badRequest('The request body must be a JSON object.');
+  }
+  const fields: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) {
+    const name = UPDATE_FIELDS.get(key.toLowerCase());
+    if (!name) throw badRequest(`The request body has an unknown property '${key}'.`);
+    fields[name] = value;
+  }
+  const { templateId, citrixPrepared, vdaUpdateDelay, warningTitle, warningMessage } = fields;
+  if (typeof templateId !== 'string' || !templateId) throw badRequest('The templateId field is required.');
+  if (citrixPrepared !== undefined && typeof citrixPrepared !== 'boolean') {
+    throw badRequest('citrixPrepared must be a boolean.');
+  }
+  if (
+    vdaUpdateDelay !== undefined &&
+    !(Number.isInteger(vdaUpdateDelay) && (vdaUpdateDelay as number) >= -1 && (vdaUpdateDelay as number) <= 2147483647)
+  ) {
+    throw badRequest('vdaUpdateDelay must be an integer between -1 and 2147483647.');
+  }
+  for (const [name, value] of Object.entries({ warningTitle, warningMessage })) {
+    if (value !== undefined && value !== null && typeof value !== 'string') {
+      throw badRequest(`${name} must be a string.`);
+    }
+  }
+  return { templateId };
+}
+
+function imageOverview(image: SimImage, linked: SimCatalog[]): Record<string, unknown> {
+  const { applications: _applications, ...overview } = image;
+  return { ...overview, linkedCatalogs: linked.length, linkedCatalogsNames: linked.map((catalog) => catalog.name) };
+}
+
+class CatalogServiceSimulator {
+  readonly log: RecordedRequest[] = [];
+  readonly faults = new FaultList();
+  readonly state: SimState;
+  readonly server: Server;
+  baseUrl = '';
+  private readonly seed: SimulatorSeed;
+  private readonly tokenTtlSeconds: number;
+  private readonly pendingDelays = new Set<NodeJS.Timeout>();
+
+  constructor(options: SimulatorOptions) {
+    this.seed = structuredClone(options.seed ?? DEFAULT_SEED);
+    this.tokenTtlSeconds = options.tokenTtlSeconds ?? 3600;
+    this.state = new SimState(this.seed, {
+      updateDurationMs: options.updateDurationMs ?? 20_000,
+      acceptLagMs: options.acceptLagMs ?? 1_500,
+    });
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        const { status, body } =
+          error instanceof HttpError ? error : { status: 500, body: serviceError(String(error)) };
+        send(res, status, body);
+      });
+    });
+    // Outlive client pools' idle timeouts, so that keep-alive sockets are not closed under a request.
+    this.server.keepAliveTimeout = 65_000;
+  }
+
+  addFault(spec: unknown): string {
+    validateFaultSpec(spec);
+    if (spec.action.type === 'expireTokens') {
+      this.state.expireTokens();
+      return randomUUID();
+    }
+    return this.faults.add(spec).id;
+  }
+
+  reset(): void {
+    this.state.reset();
+    this.faults.clear();
+    this.log.length = 0;
+  }
+
+  async close(): Promise<void> {
+    for (const timer of this.pendingDelays) clearTimeout(timer);
+    this.pendingDelays.clear();
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingDelays.delete(timer);
+        resolve();
+      }, ms);
+      this.pendingDelays.add(timer);
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startedMs = performance.now();
+    const url = req.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const path = queryAt < 0 ? url : url.slice(0, queryAt);
+    const query = queryAt < 0 ? '' : url.slice(queryAt + 1);
+    const method = req.method ?? 'GET';
+    const segments = splitPath(path) ?? [];
+    if (segments[0] === '__admin') return this.handleAdmin(req, res, method, segments.slice(1));
+
+    const transactionIdHeader = req.headers['citrix-transactionid'];
+    const transactionId =
+      (Array.isArray(transactionIdHeader) ? transactionIdHeader[0] : transactionIdHeader) || randomUUID();
+    res.setHeader('citrix-transactionId', transactionId);
+    const route = matchRoute(method, segments);
+    const time = new Date().toISOString();
+    // Logged as the answer is written, not on 'close': a client may read the answer before 'close' fires here.
+    const record = () => {
+      if (!onAnswered.delete(res)) return;
+      const durationMs = Math.round((performance.now() - startedMs) * 100) / 100;
+      const status = res.headersSent ? res.statusCode : 0;
+      this.record({ method, path, query, operation: route.operation, status, time, durationMs, transactionId });
+    };
+    onAnswered.set(res, record);
+    res.once('close', record);
+
+    const actions = this.faults.takeForRequest({
+      operation: route.operation,
+      method,
+      catalogId: route.params.catalogId,
+    });
+    for (const action of actions) {
+      if (action.type === 'latency') await this.delay(action.ms);
+      else return this.injectFault(req, res, action);
+    }
+
+    if (route.operation === 'unknown') {
+      const headers: Record<string, string> = route.allow ? { allow: route.allow } : {};
+      return send(res, route.allow ? 405 : 404, serviceError(`No resource at ${method} ${path}`), headers);
+    }
+    if (route.operation === 'token') return this.issueToken(req, res, route.params.customerId ?? '');
+    const authorization = AUTHORIZATION.exec(req.headers.authorization ?? '');
+    if (!authorization?.[1] || !this.state.isTokenValid(authorization[1])) {
+      return send(res, 401, {
+        type: 'https://errors-api.cloud.com/common/authentication',
+        detail: 'Missing or invalid authentication details',
+        parameters: [{ name: 'reason', value: req.headers.authorization ? 'invalid' : 'missing' }],
+      });
+    }
+    const { customerId = '', siteId, catalogId, imageId } = route.params;
+    if (customerId.toLowerCase() !== this.seed.customerId.toLowerCase()) {
+      return send(res, UNKNOWN_CUSTOMER_STATUS, serviceError(`Customer ${customerId} was not found.`));
+    }
+    if (siteId !== undefined && siteId.toLowerCase() !== this.seed.site.id.toLowerCase()) {
+      throw notFound(`Site ${siteId} was not found for customer ${customerId}.`);
+    }
+    if (catalogId !== undefined && !this.state.hasCatalog(catalogId)) {
+      throw notFound(`Catalog ${catalogId} was not found.`);
+    }
+
+    switch (route.operation) {
+      case 'sites':
+        return send(res, 200, { items: [this.seed.site], sites: [this.seed.site] });
+      case 'catalogs': {
+        const items = this.state.readCatalogs();
+        return send(res, 200, { items, catalogs: items, staleData: false });
+      }
+      case 'catalog':
+        return send(res, 200, this.state.readCatalog(catalogId ?? ''));
+      case 'updateStatus': {
+        const catalog = this.state.readCatalog(catalogId ?? '') as SimCatalog;
+        return send(res, 200, updateStatusBody(catalog, this.state.processingStartedAt(catalog.id)));
+      }
+      case 'images': {
+        const items = this.readImages().map(({ image, linked }) => imageOverview(image, linked));
+        return send(res, 200, { items, overviews: items, staleData: false });
+      }
+      case 'image': {
+        const found = this.readImages().find(({ image }) => image.id.toLowerCase() === imageId?.toLowerCase());
+        if (!found) throw notFound(`Template image ${imageId} was not found.`);
+        const { image, linked } = found;
+        return send(res, 200, {
+          ...imageOverview(image, linked),
+          applications: image.applications ?? [],
+          catalogs: linked.map((catalog) => ({
+            catalogId: catalog.id,
+            catalogName: catalog.name,
+            state: catalog.state,
+            azureSubscription: catalog.subscriptionName,
+          })),
+        });
+      }
+      case 'updateImage':
+      case 'legacyUpdateImage':
+        return this.updateImage(req, res, route.operation, customerId, catalogId ?? '', transactionId);
+    }
+  }
+
+  private readImages(): { image: SimImage; linked: SimCatalog[] }[] {
+    const catalogs = this.state.readCatalogs();
+    return this.state.listImages().map((image) => ({
+      image,
+      linked: catalogs.filter((catalog) => catalog.imageId?.toLowerCase() === image.id.toLowerCase()),
+    }));
+  }
+
+  private async updateImage(
+    req: IncomingMessage,
+    res: ServerResponse,
+    operation: 'updateImage' | 'legacyUpdateImage',
+    customerId: string,
+    catalogId: string,
+    transactionId: string,
+  ): Promise<void> {
+    if (!JSON_CONTENT_TYPE.test(req.headers['content-type'] ?? '')) {
+      throw new HttpError(415, {
+        type: 'https://errors-api.cloud.com/common/unsupportedMediaType',
+        detail: 'Must use application/json media type',
+      });
+    }
+    const { templateId } = parseUpdateBody(await readJson(req));
+    const image = this.state.getImage(templateId);
+    if (!image) throw notFound(`Template image ${templateId} was not found.`);
+    if (image.state !== 'Ready') {
+      throw badRequest(
+        `Template image ${image.name} (${image.id}) is in state ${image.state}; only a Ready image can be used.`,
+      );
+    }
+    const catalog = this.state.readCatalog(catalogId) as SimCatalog;
+    if (catalog.state !== 'Active' && catalog.state !== 'InputRequired') {
+      const subState = catalog.subState ? ` (SubState ${catalog.subState})` : '';
+      throw new HttpError(
+        WRONG_STATE_STATUS,
+        serviceError(
+          `Catalog ${catalog.name} (${catalog.id}) is in state ${catalog.state}${subState}; its image can be updated only when it is Active or InputRequired.`,
+        ),
+      );
+    }
+    const failure = this.faults.takeUpdateFailure({ operation, method: 'POST', catalogId: catalog.id });
+    this.state.startUpdate(catalog.id, image, transactionId, failure);
+    if (operation === 'legacyUpdateImage') return send(res, 200, catalog.id);
+    const location = `${this.baseUrl}/${customerId}/${this.seed.site.id}/catalogs/${catalog.id}/updateStatus`;
+    send(res, 202, catalog.id, { location });
+  }
+
+  private async issueToken(req: IncomingMessage, res: ServerResponse, customerId: string): Promise<void> {
+    const form = new URLSearchParams(await readBody(req));
+    if (form.get('grant_type') !== 'client_credentials') {
+      return send(res, 400, {
+        error: 'unsupported_grant_type',
+        error_description: 'Use grant_type=client_credentials.',
+      });
+    }
+    const knownCustomer = customerId === 'root' || customerId.toLowerCase() === this.seed.customerId.toLowerCase();
+    const rightCredentials =
+      form.get('client_id') === this.seed.clientId && form.get('client_secret') === this.seed.clientSecret;
+    if (!knownCustomer || !rightCredentials) {
+      return send(res, knownCustomer ? 400 : UNKNOWN_TOKEN_CUSTOMER_STATUS, {
+        error: 'invalid_client',
+        error_description: 'Invalid client id or client secret.',
+      });
+    }
+    const accessToken = this.state.issueToken(this.tokenTtlSeconds);
+    send(res, 200, { token_type: 'bearer', access_token: accessToken, expires_in: String(this.tokenTtlSeconds) });
+  }
+
+  private injectFault(req: IncomingMessage, res: ServerResponse, action: FaultAction): void {
+    if (action.type === 'reset') {
+      req.socket.destroy();
+      onAnswered.get(res)?.();
+      return;
+    }
+    if (action.type !== 'status') return;
+    const headers: Record<string, string> = {};
+    if (action.retryAfterSeconds !== undefined) headers['retry-after'] = String(action.retryAfterSeconds);
+    const body = action.body ?? commonErrorBody(action.status, action.retryDelaySeconds);
+    if (typeof body === 'string') writeResponse(res, action.status, body, 'text/plain; charset=utf-8', headers);
+    else send(res, action.status, body, headers);
+  }
+
+  private record(request: RecordedRequest): void {
+    this.log.push(request);
+    // Trim in batches so that a long benchmark keeps memory bounded at O(1) amortised cost per request.
+    if (this.log.length > MAX_LOGGED_REQUESTS * 1.5) this.log.splice(0, this.log.length - MAX_LOGGED_REQUESTS);
+  }
+
+  private async handleAdmin(req: IncomingMessage, res: ServerResponse, method: string, path: string[]): Promise<void> {
+    const [resource, id, action] = path;
+    const route = `${method} ${resource ?? ''}${id === undefined ? '' : '/:id'}${action === undefined ? '' : `/${action}`}`;
+    try {
+      switch (route) {
+        case 'GET requests':
+          return send(res, 200, { requests: this.log });
+        case 'DELETE requests':
+          this.log.length = 0;
+          return send(res, 204);
+        case 'GET faults':
+          return send(res, 200, { faults: this.faults.list() });
+        case 'POST faults':
+          return send(res, 201, { id: this.addFault(await readJson(req)) });
+        case 'DELETE faults':
+          this.faults.clear();
+          return send(res, 204);
+        case 'DELETE faults/:id':
+          return this.faults.remove(id ?? '') ? send(res, 204) : send(res, 404, serviceError(`No fault ${id}.`));
+        case 'POST catalogs/:id':
+        case 'POST catalogs/:id/complete': {
+          if (!this.state.hasCatalog(id ?? '')) return send(res, 404, serviceError(`Catalog ${id} was not found.`));
+          if (action) return send(res, 200, this.state.completeUpdate(id ?? ''));
+          const patch = await readJson(req);
+          if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
+            throw badRequest('Expected a JSON object.');
+          }
+          return send(res, 200, this.state.patchCatalog(id ?? '', patch));
+        }
+        case 'POST settings': {
+          const { updateDurationMs, acceptLagMs } = (await readJson(req)) as Record<string, unknown>;
+          // JSON has no Infinity: null stands for it.
+          setTiming(this.state, {
+            updateDurationMs: updateDurationMs === null ? Infinity : updateDurationMs,
+            acceptLagMs,
+          });
+          return send(res, 200, {
+            ...this.state.timing,
+            updateDurationMs: numberOrNull(this.state.timing.updateDurationMs),
+          });
+        }
+        case 'POST reset':
+          this.reset();
+          return send(res, 204);
+        case 'GET tokens':
+          return send(res, 200, { tokens: this.state.issuedTokens() });
+        default:
+          return send(res, 404, serviceError(`No admin resource at ${method} /__admin/${path.join('/')}`));
+      }
+    } catch (error) {
+      if (error instanceof HttpError) throw error;
+      throw badRequest((error as Error).message);
+    }
+  }
+}
+
+const numberOrNull = (value: number) => (Number.isFinite(value) ? value : null);
+
+function setTiming(state: SimState, timing: Record<string, unknown>): void {
+  for (const name of ['updateDurationMs', 'acceptLagMs'] as const) {
+    const value = timing[name];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+      throw new TypeError(`${name} must be a number >= 0`);
+    }
+    state.timing[name] = value;
+  }
+}
+
+/** Starts a Catalog Service simulator on 127.0.0.1. */
+export async function startSimulator(options: SimulatorOptions = {}): Promise<RunningSimulator> {
+  const simulator = new CatalogServiceSimulator(options);
+  const { server, state } = simulator;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // A deep accept queue, so that a thousand clients connecting at once are not held back by SYN retries.
+    server.listen({ port: options.port ?? 0, host: '127.0.0.1', backlog: 4096 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { customerId, site, clientId, clientSecret } = state.seed;
+  simulator.baseUrl = `${origin}/catalogservice`;
+  return {
+    baseUrl: simulator.baseUrl,
+    tokenUrl: `${origin}/cctrustoauth2/${customerId}/tokens/clients`,
+    adminUrl: `${origin}/__admin`,
+    customerId,
+    siteId: site.id,
+    clientId,
+    clientSecret,
+    requests: () => [...simulator.log],
+    issuedTokens: () => state.issuedTokens(),
+    addFault: (fault) => simulator.addFault(fault),
+    patchCatalog: (catalogId, patch) => void state.patchCatalog(catalogId, patch),
+    completeUpdate: (catalogId) => void state.completeUpdate(catalogId),
+    setTiming: (timing) => setTiming(state, { ...timing }),
+    reset: () => simulator.reset(),
+    close: () => simulator.close(),
+  };
+}

@@ -1,0 +1,562 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import Ajv, { type ValidateFunction } from 'ajv';
+import addFormats from 'ajv-formats';
+import { parse as parseYaml } from 'yaml';
+import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+
+const { catalogs, images } = SEED_IDS;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// OpenAPI 3.0 writes `nullable: true` beside `type` or `allOf`; Ajv wants JSON Schema, so rewrite it and drop `example`.
+function toJsonSchema(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(toJsonSchema);
+  if (typeof node !== 'object' || node === null) return node;
+  const { nullable, example: _example, ...rest } = node as Record<string, unknown>;
+  const schema = Object.fromEntries(
+    Object.entries(rest).map(([key, value]) => [
+      key,
+      key === 'properties'
+        ? Object.fromEntries(Object.entries(value as object).map(([name, child]) => [name, toJsonSchema(child)]))
+        : toJsonSchema(value),
+    ]),
+  );
+  if (nullable !== true) return schema;
+  if (typeof schema.type === 'string') {
+    return { ...schema, type: [schema.type, 'null'], ...(schema.enum ? { enum: [...(schema.enum as []), null] } : {}) };
+  }
+  return { anyOf: [{ type: 'null' }, schema] };
+}
+
+const specPath = path.resolve(__dirname, '../../shared/citrix/catalogservice.openapi.yaml');
+const spec = parseYaml(readFileSync(specPath, 'utf8')) as { components: { schemas: Record<string, unknown> } };
+const ajv = new Ajv({ strict: false, allErrors: true });
+addFormats(ajv);
+const schemas = Object.entries(spec.components.schemas).map(([name, schema]) => [name, toJsonSchema(schema)]);
+ajv.addSchema({ $id: 'catalogservice', components: { schemas: Object.fromEntries(schemas) } });
+
+function assertMatchesSchema(schemaName: string, data: unknown): void {
+  const validate = ajv.getSchema(`catalogservice#/components/schemas/${schemaName}`) as ValidateFunction | undefined;
+  assert.ok(validate, `schema ${schemaName} exists`);
+  assert.ok(validate(data), `${schemaName}: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(data).slice(0, 500)}`);
+}
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  body: unknown;
+}
+
+async function answer(response: Response): Promise<Answer> {
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Not JSON: keep the text.
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+const form = (fields: Record<string, string>) => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  body: new URLSearchParams(fields).toString(),
+});
+
+type CatalogRead = { state: string; subState?: string | null; imageId: string; [field: string]: unknown };
+
+describe('Catalog Service simulator', () => {
+  let sim: RunningSimulator;
+  let token: string;
+
+  async function requestToken(url = sim.tokenUrl, secret = sim.clientSecret): Promise<Answer> {
+    const fields = { grant_type: 'client_credentials', client_id: sim.clientId, client_secret: secret };
+    return answer(await fetch(url, form(fields)));
+  }
+
+  async function api(
+    method: string,
+    sitePath: string,
+    init: { body?: unknown; rawBody?: string; authorization?: string | null; headers?: Record<string, string> } = {},
+  ): Promise<Answer> {
+    const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
+    if (init.authorization !== null) headers.authorization = init.authorization ?? `CwsAuth Bearer=${token}`;
+    if (init.body !== undefined || init.rawBody !== undefined) headers['content-type'] ??= 'application/json';
+    const body = init.rawBody ?? (init.body === undefined ? undefined : JSON.stringify(init.body));
+    const url = sitePath.startsWith('/')
+      ? `${sim.baseUrl}${sitePath}`
+      : `${sim.baseUrl}/${sim.customerId}/${sim.siteId}/${sitePath}`;
+    return answer(await fetch(url, { method, headers, body }));
+  }
+
+  const readCatalog = async (catalogId: string) => (await api('GET', `catalogs/${catalogId}`)).body as CatalogRead;
+  const updateImage = (catalogId: string, body: unknown) =>
+    api('POST', `catalogs/${catalogId}/$updateImage?async=true`, { body });
+
+  before(async () => {
+    sim = await startSimulator({ acceptLagMs: 100, updateDurationMs: 600 });
+  });
+  after(() => sim.close());
+  beforeEach(async () => {
+    sim.reset();
+    token = ((await requestToken()).body as { access_token: string }).access_token;
+  });
+
+  describe('authentication', () => {
+    test('issues a bearer token with expires_in as a string for the right client credentials', async () => {
+      const { status, body } = await requestToken();
+      assert.equal(status, 200);
+      const { token_type, access_token, expires_in } = body as Record<string, unknown>;
+      assert.equal(token_type, 'bearer');
+      assert.equal(typeof access_token, 'string');
+      assert.equal(expires_in, '3600');
+      assert.ok(sim.issuedTokens().includes(access_token as string));
+      const root = await requestToken(sim.tokenUrl.replace(`/${sim.customerId}/`, '/root/'));
+      assert.equal(root.status, 200);
+    });
+
+    test('answers 400 invalid_client for a wrong secret or an unknown customer', async () => {
+      const expected = { error: 'invalid_client', error_description: 'Invalid client id or client secret.' };
+      const wrongSecret = await requestToken(sim.tokenUrl, 'not-the-secret');
+      assert.deepEqual([wrongSecret.status, wrongSecret.body], [400, expected]);
+      const otherCustomer = await requestToken(sim.tokenUrl.replace(sim.customerId, 'someone-else'));
+      assert.deepEqual([otherCustomer.status, otherCustomer.body], [400, expected]);
+    });
+
+    test('answers 401 with the common error body for a missing, unknown or expired token', async () => {
+      const missing = await api('GET', `/${sim.customerId}/sites`, { authorization: null });
+      const unknown = await api('GET', `/${sim.customerId}/sites`, { authorization: 'CwsAuth Bearer=made-up' });
+      sim.addFault({ action: { type: 'expireTokens' } });
+      const expired = await api('GET', `/${sim.customerId}/sites`);
+      for (const { status, body, headers } of [missing, unknown, expired]) {
+        assert.equal(status, 401);
+        assert.equal((body as { type: string }).type, 'https://errors-api.cloud.com/common/authentication');
+        assert.equal((body as { detail: string }).detail, 'Missing or invalid authentication details');
+        assert.ok(headers.get('citrix-transactionId'));
+      }
+      token = ((await requestToken()).body as { access_token: string }).access_token;
+      assert.equal((await api('GET', `/${sim.customerId}/sites`)).status, 200, 'a fresh token works again');
+    });
+
+    test('accepts every spelling of the CwsAuth scheme that Citrix samples use', async () => {
+      for (const scheme of ['CwsAuth Bearer=', 'CwsAuth bearer=', 'CWSAuth bearer=', 'cwsauth BEARER=']) {
+        const { status } = await api('GET', `/${sim.customerId}/sites`, { authorization: `${scheme}${token}` });
+        assert.equal(status, 200, scheme);
+      }
+    });
+  });
+
+  describe('reads', () => {
+    test('every read answers a body that matches the OpenAPI schema', async () => {
+      const sites = await api('GET', `/${sim.customerId}/sites`);
+      assertMatchesSchema('SitesOverview', sites.body);
+      assert.deepEqual(
+        (sites.body as { items: { id: string }[] }).items.map((site) => site.id),
+        [SEED_IDS.siteId],
+      );
+
+      const list = await api('GET', 'catalogs');
+      assertMatchesSchema('CustomerCatalogOverviewsModel', list.body);
+      const items = (list.body as { items: CatalogRead[] }).items;
+      assert.equal(items.length, Object.keys(catalogs).length);
+      assert.ok(items.filter((catalog) => catalog.state === 'Active').length >= 6);
+      assert.ok(items.every((catalog) => catalog.imageId === images.win11Oct));
+
+      for (const catalogId of Object.values(catalogs)) {
+        assertMatchesSchema('CatalogOverview', await readCatalog(catalogId));
+        assertMatchesSchema('CatalogStatusOverview', (await api('GET', `catalogs/${catalogId}/updateStatus`)).body);
+      }
+
+      const imageList = await api('GET', 'images');
+      assertMatchesSchema('CustomerTemplateImageOverviewsModel', imageList.body);
+      for (const imageId of Object.values(images)) {
+        const { status, body } = await api('GET', `images/${imageId}`);
+        assert.equal(status, 200);
+        assertMatchesSchema('TemplateImageDetails', body);
+      }
+      const october = (await api('GET', `images/${images.win11Oct}`)).body as { catalogs: { catalogId: string }[] };
+      assert.equal(october.catalogs.length, Object.keys(catalogs).length);
+    });
+
+    test('echoes the caller’s Citrix-TransactionId and invents one otherwise', async () => {
+      const sent = '0f3e7c1a-1111-4222-8333-944455556666';
+      const echoed = await api('GET', 'catalogs', { headers: { 'Citrix-TransactionId': sent } });
+      assert.equal(echoed.headers.get('citrix-transactionId'), sent);
+      const invented = await api('GET', 'catalogs');
+      assert.match(invented.headers.get('citrix-transactionId') ?? '', /^[0-9a-f-]{36}$/);
+    });
+
+    test('answers 404 with a message naming the unknown customer, site, catalog, image or route', async () => {
+      const unknownId = '00000000-0000-4000-a000-0000000000ff';
+      const cases: [string, string][] = [
+        [`/nobody/sites`, 'nobody'],
+        [`/${sim.customerId}/${unknownId}/catalogs`, unknownId],
+        [`catalogs/${unknownId}`, unknownId],
+        [`images/${unknownId}`, unknownId],
+        [`/${sim.customerId}/${sim.siteId}/widgets`, 'widgets'],
+      ];
+      for (const [sitePath, named] of cases) {
+        const { status, body } = await api('GET', sitePath);
+        assert.equal(status, 404, sitePath);
+        assert.match((body as { message: string }).message, new RegExp(named));
+      }
+    });
+  });
+
+  describe('image updates', () => {
+    test('an accepted update reads unchanged during the lag, then Processing with rising progress, then Active on the new image', async () => {
+      const before = await readCatalog(catalogs.finance);
+      const accepted = await updateImage(catalogs.finance, { templateId: images.win11Nov, vdaUpdateDelay: 0 });
+      assert.equal(accepted.status, 202);
+      assert.equal(accepted.body, catalogs.finance);
+      assert.match(accepted.headers.get('location') ?? '', new RegExp(`/catalogs/${catalogs.finance}/updateStatus$`));
+      const transactionId = accepted.headers.get('citrix-transactionId');
+
+      assert.deepEqual(await readCatalog(catalogs.finance), before, 'reads exactly as before right after the 202');
+      const reads: CatalogRead[] = [];
+      for (;;) {
+        const catalog = await readCatalog(catalogs.finance);
+        assertMatchesSchema('CatalogOverview', catalog);
+        reads.push(catalog);
+        if (catalog.state === 'Active' && catalog.imageId === images.win11Nov) break;
+        assert.ok(reads.length < 500, 'the update finishes');
+        await sleep(15);
+      }
+      const processing = reads.filter((catalog) => catalog.state === 'Processing');
+      assert.ok(processing.length >= 4, `saw ${processing.length} Processing reads`);
+      const percentages = processing.map((catalog) => catalog.taskCompletionPercentage as number);
+      assert.deepEqual(
+        percentages,
+        [...percentages].sort((a, b) => a - b),
+      );
+      assert.ok(percentages.every((percent) => percent >= 0 && percent <= 99));
+      const subStates = [...new Set(processing.map((catalog) => catalog.subState))];
+      const order = [
+        'ProcessingProvisioningMasterImage',
+        'ProcessingVerifyingMasterImage',
+        'ProcessingVdaCopyingMasterImage',
+        'ProcessingVdaUpdatingCitrixServers',
+      ];
+      assert.ok(subStates.length >= 3, `sub-states ${subStates.join(', ')}`);
+      assert.deepEqual(
+        subStates,
+        order.filter((subState) => subStates.includes(subState)),
+      );
+      assert.ok(
+        processing.every((catalog) => catalog.transactionId === transactionId && catalog.imageId === images.win11Oct),
+      );
+
+      const done = reads.at(-1) as CatalogRead;
+      assert.equal(done.taskCompletionPercentage, 100);
+      assert.equal(done.templateImageName, 'Win11 24H2 November');
+      assert.ok(Date.parse(done.lastModifiedTime as string) > Date.parse(before.lastModifiedTime as string));
+      const november = (await api('GET', `images/${images.win11Nov}`)).body as { linkedCatalogs: number };
+      assert.equal(november.linkedCatalogs, 1);
+    });
+
+    test('accepts camelCase and PascalCase bodies, and the legacy updateImage answers 200', async () => {
+      const camel = await updateImage(catalogs.finance, {
+        templateId: images.win11Nov,
+        citrixPrepared: false,
+        vdaUpdateDelay: -1,
+      });
+      const pascal = await updateImage(catalogs.engineering, {
+        TemplateId: images.win11Dec,
+        CitrixPrepared: false,
+        VdaUpdateDelay: 30,
+        WarningTitle: 'Maintenance',
+        WarningMessage: 'Restarting in %m% minutes',
+      });
+      const legacy = await api('POST', `catalogs/${catalogs.callCenter}/updateImage`, {
+        body: { templateId: images.win11Nov },
+      });
+      assert.deepEqual([camel.status, pascal.status, legacy.status], [202, 202, 200]);
+      assert.equal(legacy.body, catalogs.callCenter);
+      sim.completeUpdate(catalogs.engineering);
+      assert.equal((await readCatalog(catalogs.engineering)).imageId, images.win11Dec);
+    });
+
+    test('an InputRequired catalog may be updated and returns to InputRequired', async () => {
+      assert.equal((await updateImage(catalogs.contractors, { templateId: images.win11Nov })).status, 202);
+      sim.completeUpdate(catalogs.contractors);
+      const catalog = await readCatalog(catalogs.contractors);
+      assert.deepEqual([catalog.state, catalog.imageId], ['InputRequired', images.win11Nov]);
+    });
+
+    test('rejects a malformed or invalid body with 400 naming the problem', async () => {
+      const cases: [{ body?: unknown; rawBody?: string }, RegExp][] = [
+        [{ body: { templateId: images.win11Nov, rebootNow: true } }, /rebootNow/],
+        [{ body: { citrixPrepared: false } }, /templateId/],
+        [{ body: { templateId: images.win11Nov, vdaUpdateDelay: -2 } }, /vdaUpdateDelay/],
+        [{ body: { templateId: images.win11Nov, vdaUpdateDelay: 1.5 } }, /vdaUpdateDelay/],
+        [{ rawBody: '{"templateId": ' }, /JSON/],
+      ];
+      for (const [init, message] of cases) {
+        const { status, body } = await api('POST', `catalogs/${catalogs.finance}/$updateImage?async=true`, init);
+        assert.equal(status, 400, JSON.stringify(init));
+        assert.match((body as { message: string }).message, message);
+      }
+      assert.equal((await readCatalog(catalogs.finance)).imageId, images.win11Oct);
+    });
+
+    test('answers 404 for an unknown image or catalog and 400 naming the state of an image that is not Ready', async () => {
+      const unknownId = '00000000-0000-4000-a000-0000000000ff';
+      const noImage = await updateImage(catalogs.finance, { templateId: unknownId });
+      assert.equal(noImage.status, 404);
+      assert.match((noImage.body as { message: string }).message, new RegExp(unknownId));
+      assert.equal((await updateImage(unknownId, { templateId: images.win11Nov })).status, 404);
+
+      const importing = await updateImage(catalogs.finance, { templateId: images.importing });
+      assert.equal(importing.status, 400);
+      assert.match((importing.body as { message: string }).message, /Importing/);
+    });
+
+    test('refuses a catalog that is not Active or InputRequired with 400 naming its state', async () => {
+      sim.patchCatalog(catalogs.sales, { state: 'Deleting' });
+      const deleting = await updateImage(catalogs.sales, { templateId: images.win11Nov });
+      assert.equal(deleting.status, 400);
+      assert.match((deleting.body as { message: string }).message, /state Deleting/);
+
+      sim.setTiming({ acceptLagMs: 0, updateDurationMs: 60_000 });
+      assert.equal((await updateImage(catalogs.legal, { templateId: images.win11Nov })).status, 202);
+      const busy = await updateImage(catalogs.legal, { templateId: images.win11Dec });
+      assert.equal(busy.status, 400);
+      assert.match(
+        (busy.body as { message: string }).message,
+        /state Processing \(SubState ProcessingProvisioningMasterImage\)/,
+      );
+    });
+
+    test('a second update accepted during the lag restarts the update with the new image', async () => {
+      sim.setTiming({ acceptLagMs: 5_000, updateDurationMs: 60_000 });
+      assert.equal((await updateImage(catalogs.finance, { templateId: images.win11Nov })).status, 202);
+      assert.equal((await updateImage(catalogs.finance, { templateId: images.win11Dec })).status, 202);
+      sim.completeUpdate(catalogs.finance);
+      assert.equal((await readCatalog(catalogs.finance)).imageId, images.win11Dec);
+      const posts = sim.requests().filter((request) => request.operation === 'updateImage');
+      assert.deepEqual(
+        posts.map((request) => [request.status, request.query]),
+        [
+          [202, 'async=true'],
+          [202, 'async=true'],
+        ],
+      );
+    });
+
+    test('with an infinite duration an update stays Processing until completeUpdate', async () => {
+      sim.setTiming({ acceptLagMs: 0, updateDurationMs: Infinity });
+      await updateImage(catalogs.finance, { templateId: images.win11Nov });
+      await sleep(50);
+      assert.equal((await readCatalog(catalogs.finance)).state, 'Processing');
+      sim.completeUpdate(catalogs.finance);
+      const catalog = await readCatalog(catalogs.finance);
+      assert.deepEqual([catalog.state, catalog.imageId], ['Active', images.win11Nov]);
+    });
+  });
+
+  describe('faults', () => {
+    test('a 429 fault carries Retry-After and the retryDelay parameter, then the call succeeds', async () => {
+      sim.addFault({
+        match: { operation: 'catalog', catalogId: catalogs.finance },
+        action: { type: 'status', status: 429, retryAfterSeconds: 3, retryDelaySeconds: 4 },
+      });
+      assert.equal(
+        (await api('GET', `catalogs/${catalogs.engineering}`)).status,
+        200,
+        'another catalog is not matched',
+      );
+      const limited = await api('GET', `catalogs/${catalogs.finance}`);
+      assert.equal(limited.status, 429);
+      assert.equal(limited.headers.get('retry-after'), '3');
+      assert.ok(limited.headers.get('citrix-transactionId'));
+      const { type, parameters } = limited.body as { type: string; parameters: unknown };
+      assert.equal(type, 'https://errors-api.cloud.com/common/rateLimitExceeded');
+      assert.deepEqual(parameters, [{ name: 'retryDelay', value: '4' }]);
+      assert.equal((await api('GET', `catalogs/${catalogs.finance}`)).status, 200, 'times defaults to 1');
+    });
+
+    test('a reset fault destroys the socket without an answer', async () => {
+      sim.addFault({ match: { operation: 'sites' }, action: { type: 'reset' } });
+      await assert.rejects(api('GET', `/${sim.customerId}/sites`), TypeError);
+      assert.equal((await api('GET', `/${sim.customerId}/sites`)).status, 200);
+      assert.equal(sim.requests().find((request) => request.operation === 'sites')?.status, 0);
+    });
+
+    test('a latency fault delays the answer, then answers normally', async () => {
+      sim.addFault({ match: { operation: 'images' }, times: 2, action: { type: 'latency', ms: 300 } });
+      for (let i = 0; i < 2; i++) {
+        const started = Date.now();
+        assert.equal((await api('GET', 'images')).status, 200);
+        assert.ok(Date.now() - started >= 290, `answered after ${Date.now() - started} ms`);
+      }
+      const started = Date.now();
+      await api('GET', 'images');
+      assert.ok(Date.now() - started < 290);
+    });
+
+    test('failNextUpdate ends the next update in Error with its sub-state, message and a warning, on the old image', async () => {
+      sim.addFault({
+        match: { catalogId: catalogs.finance },
+        action: {
+          type: 'failNextUpdate',
+          subState: 'ErrorMasterImageProvisioningFailed',
+          statusMessage: 'Disk copy failed',
+        },
+      });
+      const accepted = await updateImage(catalogs.finance, { templateId: images.win11Nov });
+      let catalog: CatalogRead;
+      do {
+        await sleep(20);
+        catalog = await readCatalog(catalogs.finance);
+        assertMatchesSchema('CatalogOverview', catalog);
+      } while (catalog.state !== 'Error');
+      assert.equal(catalog.subState, 'ErrorMasterImageProvisioningFailed');
+      assert.equal(catalog.statusMessage, 'Disk copy failed');
+      assert.equal(catalog.imageId, images.win11Oct);
+      assert.equal(catalog.taskCompletionPercentage, 50);
+      assert.equal(catalog.transactionId, accepted.headers.get('citrix-transactionId'));
+      assert.ok((catalog.warnings as { isError: boolean }[]).some((warning) => warning.isError));
+      const status = (await api('GET', `catalogs/${catalogs.finance}/updateStatus`)).body;
+      assertMatchesSchema('CatalogStatusOverview', status);
+      assert.equal((status as { state: string }).state, 'Error');
+
+      await updateImage(catalogs.engineering, { templateId: images.win11Nov });
+      sim.completeUpdate(catalogs.engineering);
+      assert.equal((await readCatalog(catalogs.engineering)).state, 'Active', 'the fault applied once');
+    });
+  });
+
+  describe('admin API and request log', () => {
+    test('the request log records method, path, query and status but never a credential or token', async () => {
+      await updateImage(catalogs.finance, { templateId: images.win11Nov });
+      await api('GET', `catalogs/${catalogs.finance}`, { authorization: 'CwsAuth Bearer=wrong-token' });
+      const logged = (await answer(await fetch(`${sim.adminUrl}/requests`))).body as {
+        requests: Record<string, unknown>[];
+      };
+      assert.deepEqual(logged.requests, sim.requests());
+      assert.deepEqual(
+        logged.requests.map(({ method, operation, status }) => [method, operation, status]),
+        [
+          ['POST', 'token', 200],
+          ['POST', 'updateImage', 202],
+          ['GET', 'catalog', 401],
+        ],
+      );
+      assert.equal(
+        logged.requests[1]?.path,
+        `/catalogservice/${sim.customerId}/${sim.siteId}/catalogs/${catalogs.finance}/$updateImage`,
+      );
+      assert.equal(logged.requests[1]?.query, 'async=true');
+      const text = JSON.stringify(logged).toLowerCase();
+      for (const secret of [...sim.issuedTokens(), sim.clientSecret, 'wrong-token', 'authorization', 'cwsauth']) {
+        assert.ok(!text.includes(secret.toLowerCase()), `the log must not contain ${secret.slice(0, 4)}…`);
+      }
+      await fetch(`${sim.adminUrl}/requests`, { method: 'DELETE' });
+      assert.deepEqual(sim.requests(), []);
+    });
+
+    test('faults, catalogs, settings, tokens and reset can be driven over HTTP', async () => {
+      const admin = (method: string, adminPath: string, body?: unknown) =>
+        fetch(`${sim.adminUrl}/${adminPath}`, {
+          method,
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }).then(answer);
+
+      const added = await admin('POST', 'faults', {
+        match: { operation: 'sites' },
+        times: 0,
+        action: { type: 'status', status: 503 },
+      });
+      const { id } = added.body as { id: string };
+      assert.equal(((await admin('GET', 'faults')).body as { faults: unknown[] }).faults.length, 1);
+      assert.equal((await api('GET', `/${sim.customerId}/sites`)).status, 503);
+      assert.equal((await api('GET', `/${sim.customerId}/sites`)).status, 503, 'times 0 lasts until removed');
+      assert.equal((await admin('DELETE', `faults/${id}`)).status, 204);
+      assert.equal((await api('GET', `/${sim.customerId}/sites`)).status, 200);
+      assert.equal((await admin('POST', 'faults', { action: { type: 'explode' } })).status, 400);
+
+      const patched = await admin('POST', `catalogs/${catalogs.hr}`, {
+        state: 'Error',
+        subState: 'ErrorMasterImageNotFound',
+      });
+      assert.equal((patched.body as CatalogRead).state, 'Error');
+      assertMatchesSchema('CatalogOverview', await readCatalog(catalogs.hr));
+
+      await admin('POST', 'settings', { acceptLagMs: 0, updateDurationMs: null });
+      await updateImage(catalogs.finance, { templateId: images.win11Nov });
+      assert.equal((await readCatalog(catalogs.finance)).state, 'Processing');
+      const completed = await admin('POST', `catalogs/${catalogs.finance}/complete`);
+      assert.equal((completed.body as CatalogRead).imageId, images.win11Nov);
+
+      assert.deepEqual((await admin('GET', 'tokens')).body, { tokens: sim.issuedTokens() });
+      assert.equal((await admin('POST', 'reset')).status, 204);
+      assert.deepEqual(sim.issuedTokens(), []);
+      token = ((await requestToken()).body as { access_token: string }).access_token;
+      assert.equal((await readCatalog(catalogs.finance)).imageId, images.win11Oct);
+    });
+  });
+});
+
+describe('simulator CLI', () => {
+  const repoRoot = path.resolve(__dirname, '..');
+  const run = (args: string[]) =>
+    spawn(process.execPath, ['--import', 'tsx', 'src/simulator/main.ts', ...args], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  const exitOf = (child: ReturnType<typeof run>) =>
+    new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+
+  test('prints one JSON line with its URLs and credentials, serves them, and exits 0 on SIGTERM', async () => {
+    const child = run(['--port', '0', '--update-duration', '2s', '--accept-lag', '100']);
+    const exited = exitOf(child);
+    const lines = createInterface({ input: child.stdout });
+    const [first] = await Promise.race([
+      new Promise<string[]>((resolve) => lines.once('line', (line) => resolve([line]))),
+      exited.then((code) => assert.fail(`exited early with ${code}`)),
+    ]);
+    const started = JSON.parse(first ?? '') as Record<string, string>;
+    assert.deepEqual(Object.keys(started), [
+      'baseUrl',
+      'tokenUrl',
+      'adminUrl',
+      'customerId',
+      'siteId',
+      'clientId',
+      'clientSecret',
+    ]);
+    assert.match(started.baseUrl ?? '', /^http:\/\/127\.0\.0\.1:\d+\/catalogservice$/);
+    const tokenAnswer = await fetch(started.tokenUrl ?? '', {
+      ...form({
+        grant_type: 'client_credentials',
+        client_id: started.clientId ?? '',
+        client_secret: started.clientSecret ?? '',
+      }),
+    });
+    assert.equal(tokenAnswer.status, 200);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+  test('exits 1 with one message on stderr for a bad flag or an unreadable data file', async () => {
+    for (const args of [
+      ['--port', 'eighty'],
+      ['--data', '/nonexistent/seed.json'],
+      ['--update-duration', 'soon'],
+    ]) {
+      const child = run(args);
+      let stderr = '';
+      let stdout = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      assert.equal(await exitOf(child), 1, args.join(' '));
+      assert.equal(stdout, '');
+      assert.ok(stderr.trim().length > 0, `no message for ${args.join(' ')}`);
+    }
+  });
+});
