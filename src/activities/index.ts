@@ -1,0 +1,407 @@
+import { activityInfo, log, sleep } from '@temporalio/activity';
+import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
+import {
+  type Catalog,
+  type CitrixClient,
+  CitrixError,
+  type CitrixErrorCode,
+  CitrixNotFoundError,
+  type TemplateImage,
+} from '../citrix';
+import { FailureType } from '../shared';
+
+export interface ActivityDependencies {
+  citrix: CitrixClient;
+  /**
+   * When a post is retried after an unknown outcome and the catalog still looks untouched, wait this long and read it
+   * again before posting: Citrix keeps showing the old state for a while after it accepted an update.
+   * @default 30_000
+   */
+  postRetrySettleMs?: number;
+}
+
+/** States in which Citrix accepts an image update, and in which an update has finished. */
+const SETTLED_STATES = new Set(['Active', 'InputRequired']);
+/** States in which an update (or another operation) is still running. */
+const RUNNING_STATES = new Set(['Processing', 'PreDeployment']);
+const PROGRESS_STEP_PERCENT = 10;
+
+export interface ValidateRequest {
+  catalogId: string;
+  imageId: string;
+}
+
+export interface ValidationReport {
+  catalogName: string;
+  catalogState: string;
+  imageName: string;
+  previousImageId?: string;
+  previousImageName?: string;
+  lastModifiedTime?: string;
+  /** The catalog already runs the requested image: nothing to post. */
+  alreadyCurrent: boolean;
+}
+
+export interface PostRequest {
+  catalogId: string;
+  imageId: string;
+  citrixPrepared: boolean;
+  vdaUpdateDelayMinutes: number;
+  warningTitle?: string;
+  warningMessage?: string;
+  /** Sent as `Citrix-TransactionId`, so that Citrix support can find the request. */
+  transactionId: string;
+  /** The catalog's `lastModifiedTime` at validation; a change means something already happened to it. */
+  lastModifiedTime?: string;
+}
+
+export interface PostReport {
+  transactionId: string;
+  /** An earlier attempt's post had already been accepted, so nothing was sent this time. */
+  alreadyPosted: boolean;
+}
+
+/** What the catalog looked like at one read. */
+export interface CatalogSnapshot {
+  state: string;
+  subState?: string;
+  statusMessage?: string;
+  percentComplete?: number;
+  imageId?: string;
+  imageName?: string;
+  transactionId?: string;
+  warnings?: string[];
+}
+
+export interface PollRequest {
+  catalogId: string;
+  imageId: string;
+  postedAt: string;
+  pollIntervalMs: number;
+  checkInIntervalMs: number;
+  startTimeoutMs: number;
+  /** Whether any earlier read showed the update running. */
+  seenRunning: boolean;
+  /** The last snapshot the workflow knows; a meaningful change from it reports back at once. */
+  lastSeen: CatalogSnapshot;
+}
+
+export type PollVerdict = 'inProgress' | 'succeeded' | 'failed' | 'neverStarted';
+
+export interface PollReport {
+  verdict: PollVerdict;
+  snapshot: CatalogSnapshot;
+  /** Reads made by this activity (one per attempt). */
+  polls: number;
+  polledAt: string;
+  seenRunning: boolean;
+  estimatedSecondsLeft?: number;
+}
+
+export function createActivities({ citrix, postRetrySettleMs = 30_000 }: ActivityDependencies) {
+  async function readCatalog(catalogId: string): Promise<Catalog> {
+    try {
+      return await citrix.getCatalog(catalogId);
+    } catch (error) {
+      if (error instanceof CitrixNotFoundError) {
+        throw ApplicationFailure.nonRetryable(
+          `catalog ${catalogId} was not found in site ${await citrix.getSiteId()}: check the catalog id ` +
+            `(the starter's "catalogs" command lists them) and the site`,
+          FailureType.CatalogNotFound,
+          errorDetails(error),
+        );
+      }
+      throw toApplicationFailure(error);
+    }
+  }
+
+  async function readImage(imageId: string): Promise<TemplateImage> {
+    try {
+      return await citrix.getImage(imageId);
+    } catch (error) {
+      if (error instanceof CitrixNotFoundError) {
+        throw ApplicationFailure.nonRetryable(
+          `image ${imageId} was not found: check the image id (the starter's "images" command lists them)`,
+          FailureType.ImageNotFound,
+          errorDetails(error),
+        );
+      }
+      throw toApplicationFailure(error);
+    }
+  }
+
+  return {
+    /** Reads the catalog and the image and checks that the update may start. Posts nothing. */
+    async validateCatalogUpdate({ catalogId, imageId }: ValidateRequest): Promise<ValidationReport> {
+      const catalog = await readCatalog(catalogId);
+      const report: ValidationReport = {
+        catalogName: catalog.name,
+        catalogState: catalog.state,
+        imageName: catalog.templateImageName ?? imageId,
+        previousImageId: catalog.imageId ?? undefined,
+        previousImageName: catalog.templateImageName ?? undefined,
+        lastModifiedTime: catalog.lastModifiedTime ?? undefined,
+        alreadyCurrent: false,
+      };
+      if (SETTLED_STATES.has(catalog.state) && sameId(catalog.imageId, imageId)) {
+        return { ...report, alreadyCurrent: true };
+      }
+      if (!SETTLED_STATES.has(catalog.state)) {
+        throw ApplicationFailure.nonRetryable(
+          `catalog ${describeCatalog(catalog)} is in state ${describeState(catalog)}; an image update needs it ` +
+            `Active or InputRequired: ${adviceForState(catalog.state)}`,
+          FailureType.CatalogNotReady,
+          [{ catalogId, state: catalog.state, subState: catalog.subState, transactionId: catalog.transactionId }],
+        );
+      }
+      const image = await readImage(imageId);
+      if (image.state !== 'Ready') {
+        throw ApplicationFailure.nonRetryable(
+          `image ${image.name} (${image.id}) is in state ${image.state}${image.subState ? ` (${image.subState})` : ''}` +
+            ` and cannot be used yet: ${
+              ['Failed', 'AzureResourcesNotFound'].includes(image.state)
+                ? 'it will never become usable, pick another image'
+                : 'wait until Citrix shows it Ready, then start again'
+            }`,
+          FailureType.ImageNotUsable,
+          [{ imageId, state: image.state, subState: image.subState }],
+        );
+      }
+      if (image.isDeprecated) {
+        throw ApplicationFailure.nonRetryable(
+          `image ${image.name} (${image.id}) is deprecated: pick a current image`,
+          FailureType.ImageNotUsable,
+          [{ imageId, isDeprecated: true }],
+        );
+      }
+      return { ...report, imageName: image.name };
+    },
+
+    /**
+     * Posts `$updateImage` at most once per update: every attempt reads the catalog first and treats a running update
+     * (or the target image already in place) as already posted. A retry after an unknown outcome also waits out
+     * Citrix's lag before it concludes that nothing was sent.
+     */
+    async postImageUpdate(request: PostRequest): Promise<PostReport> {
+      const { attempt } = activityInfo();
+      const posted = (alreadyPosted: boolean): PostReport => ({ transactionId: request.transactionId, alreadyPosted });
+
+      let catalog = await readCatalog(request.catalogId);
+      const ours = catalog.transactionId === request.transactionId;
+      if (RUNNING_STATES.has(catalog.state) && (ours || attempt > 1)) return posted(true);
+      if (SETTLED_STATES.has(catalog.state) && sameId(catalog.imageId, request.imageId)) return posted(true);
+      if (attempt > 1 && SETTLED_STATES.has(catalog.state)) {
+        log.info('post retried after an unknown outcome; waiting for Citrix to show an accepted update', {
+          catalogId: request.catalogId,
+          attempt,
+          settleMs: postRetrySettleMs,
+        });
+        await sleep(postRetrySettleMs);
+        catalog = await readCatalog(request.catalogId);
+        const touched =
+          RUNNING_STATES.has(catalog.state) ||
+          sameId(catalog.imageId, request.imageId) ||
+          (request.lastModifiedTime !== undefined && catalog.lastModifiedTime !== request.lastModifiedTime);
+        if (touched) return posted(true);
+      }
+      if (!SETTLED_STATES.has(catalog.state)) {
+        throw ApplicationFailure.nonRetryable(
+          `catalog ${describeCatalog(catalog)} changed to state ${describeState(catalog)} before the update was sent: ` +
+            `${adviceForState(catalog.state)}`,
+          FailureType.CatalogNotReady,
+          [{ catalogId: request.catalogId, state: catalog.state, subState: catalog.subState }],
+        );
+      }
+
+      try {
+        const accepted = await citrix.updateImage(
+          request.catalogId,
+          {
+            templateId: request.imageId,
+            citrixPrepared: request.citrixPrepared,
+            vdaUpdateDelay: request.vdaUpdateDelayMinutes,
+            ...(request.warningTitle !== undefined && { warningTitle: request.warningTitle }),
+            ...(request.warningMessage !== undefined && { warningMessage: request.warningMessage }),
+          },
+          { transactionId: request.transactionId },
+        );
+        log.info('image update accepted by Citrix', {
+          catalogId: request.catalogId,
+          imageId: request.imageId,
+          transactionId: accepted.transactionId ?? request.transactionId,
+        });
+        return { ...posted(false), transactionId: accepted.transactionId ?? request.transactionId };
+      } catch (error) {
+        if (
+          error instanceof CitrixError &&
+          (error.code === 'CITRIX_BAD_REQUEST' || error.code === 'CITRIX_NOT_FOUND')
+        ) {
+          throw ApplicationFailure.nonRetryable(
+            `Citrix refused the image update of catalog ${describeCatalog(catalog)} to image ${request.imageId}: ` +
+              `${error.message}. Nothing was changed; correct the request and start again`,
+            FailureType.CitrixRejected,
+            errorDetails(error),
+          );
+        }
+        throw toApplicationFailure(error);
+      }
+    },
+
+    /**
+     * One read of the catalog per attempt. While nothing worth reporting has changed it fails with a benign
+     * `CatalogStillUpdating`, and Temporal's retry policy (interval = poll interval) schedules the next read: retries
+     * add no history events, so a long update keeps a short history. It returns when the update ended, when the
+     * catalog visibly moved on, or when the check-in interval has passed.
+     */
+    async pollCatalogUpdate(request: PollRequest): Promise<PollReport> {
+      // Elapsed times come from the server's clock (the attempt's schedule time, and `postedAt` set by the
+      // workflow), so that they hold under a time-skipping test server and when the worker's clock drifts.
+      const { attempt, scheduledTimestampMs, currentAttemptScheduledTimestampMs: now } = activityInfo();
+      let catalog: Catalog;
+      try {
+        catalog = await citrix.getCatalog(request.catalogId);
+      } catch (error) {
+        if (error instanceof CitrixNotFoundError) {
+          throw ApplicationFailure.nonRetryable(
+            `catalog ${request.catalogId} disappeared while its image was updating (it was deleted)`,
+            FailureType.CatalogUpdateFailed,
+            errorDetails(error),
+          );
+        }
+        const failure = toApplicationFailure(error);
+        if (failure.nonRetryable) throw failure;
+        throw ApplicationFailure.create({
+          message: failure.message,
+          type: failure.type ?? undefined,
+          details: failure.details as unknown[],
+          nextRetryDelay: Math.max(
+            error instanceof CitrixError ? (error.retryAfterMs ?? 0) : 0,
+            request.pollIntervalMs,
+          ),
+        });
+      }
+
+      const snapshot = snapshotOf(catalog);
+      const seenRunning = request.seenRunning || RUNNING_STATES.has(catalog.state);
+      const report = (verdict: PollVerdict): PollReport => ({
+        verdict,
+        snapshot,
+        polls: attempt,
+        polledAt: new Date().toISOString(),
+        seenRunning,
+        estimatedSecondsLeft: estimateSecondsLeft(snapshot, request.postedAt, now),
+      });
+
+      if (SETTLED_STATES.has(catalog.state)) {
+        if (sameId(catalog.imageId, request.imageId)) return report('succeeded');
+        // Citrix keeps showing the old Active state for a while after the 202: only a finish seen after the update
+        // ran, or a catalog that never started within the start timeout, is a verdict.
+        if (seenRunning) return report('failed');
+        if (now - Date.parse(request.postedAt) >= request.startTimeoutMs) return report('neverStarted');
+      } else if (catalog.state === 'Error' || catalog.state === 'Deleting' || catalog.state === 'NotFound') {
+        return report('failed');
+      }
+
+      const checkInDue = now - scheduledTimestampMs >= request.checkInIntervalMs;
+      if (checkInDue || changedMeaningfully(request.lastSeen, snapshot)) return report('inProgress');
+      throw ApplicationFailure.create({
+        type: FailureType.CatalogStillUpdating,
+        message: `catalog ${request.catalogId} is ${describeState(catalog)}${
+          snapshot.percentComplete !== undefined ? ` at ${snapshot.percentComplete}%` : ''
+        }`,
+        nextRetryDelay: request.pollIntervalMs,
+        category: ApplicationFailureCategory.BENIGN,
+      });
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+function snapshotOf(catalog: Catalog): CatalogSnapshot {
+  const warnings = (catalog.warnings ?? [])
+    .map((warning) => [warning.type, warning.warningMessage].filter(Boolean).join(': '))
+    .filter(Boolean);
+  return {
+    state: catalog.state,
+    subState: catalog.subState ?? undefined,
+    statusMessage: catalog.statusMessage ?? undefined,
+    percentComplete: catalog.taskCompletionPercentage ?? undefined,
+    imageId: catalog.imageId ?? undefined,
+    imageName: catalog.templateImageName ?? undefined,
+    transactionId: catalog.transactionId ?? undefined,
+    ...(warnings.length > 0 && { warnings }),
+  };
+}
+
+function changedMeaningfully(before: CatalogSnapshot, after: CatalogSnapshot): boolean {
+  if (before.state !== after.state || before.subState !== after.subState) return true;
+  // Progress only means something while the update runs (a settled catalog reads 100 % or nothing).
+  const step = (percent?: number) => Math.floor((percent ?? 0) / PROGRESS_STEP_PERCENT);
+  return RUNNING_STATES.has(after.state) && step(before.percentComplete) !== step(after.percentComplete);
+}
+
+function estimateSecondsLeft(snapshot: CatalogSnapshot, postedAt: string, now: number): number | undefined {
+  const percent = snapshot.percentComplete;
+  if (!RUNNING_STATES.has(snapshot.state) || !percent || percent <= 0 || percent >= 100) return undefined;
+  const elapsedSeconds = (now - Date.parse(postedAt)) / 1000;
+  return Math.round((elapsedSeconds * (100 - percent)) / percent);
+}
+
+function sameId(a: string | null | undefined, b: string): boolean {
+  return typeof a === 'string' && a.toLowerCase() === b.toLowerCase();
+}
+
+function describeCatalog(catalog: Catalog): string {
+  return `${catalog.name} (${catalog.id})`;
+}
+
+function describeState(catalog: Catalog): string {
+  return `${catalog.state}${catalog.subState ? ` (SubState ${catalog.subState})` : ''}${
+    catalog.statusMessage ? `: ${catalog.statusMessage}` : ''
+  }`;
+}
+
+function adviceForState(state: string): string {
+  if (RUNNING_STATES.has(state)) return 'wait until the operation that is running finishes, then start again';
+  if (state === 'Error') return 'fix the catalog in Citrix Cloud (Quick Deploy) and start again';
+  if (state === 'Deleting' || state === 'NotFound') return 'the catalog is going away; pick another catalog';
+  return 'check the catalog in Citrix Cloud and start again once it is Active';
+}
+
+function errorDetails(error: unknown): unknown[] {
+  if (!(error instanceof CitrixError)) return [];
+  return [{ code: error.code, status: error.status, transactionId: error.transactionId, url: error.url }];
+}
+
+const FAILURE_TYPE_BY_CODE: Partial<Record<CitrixErrorCode, FailureType>> = {
+  CITRIX_INVALID_ARGUMENT: FailureType.InvalidInput,
+  CITRIX_AUTH: FailureType.CitrixAuthFailed,
+  CITRIX_FORBIDDEN: FailureType.CitrixForbidden,
+  CITRIX_BAD_REQUEST: FailureType.CitrixRejected,
+};
+
+/**
+ * Maps a client error onto Temporal: problems no retry can fix fail at once; rate limits, server errors and network
+ * trouble retry, after `Retry-After` when Citrix gave one.
+ */
+export function toApplicationFailure(error: unknown): ApplicationFailure {
+  if (error instanceof ApplicationFailure) return error;
+  if (!(error instanceof CitrixError)) {
+    return ApplicationFailure.create({ message: String((error as Error)?.message ?? error), type: 'UnexpectedError' });
+  }
+  const permanentType = FAILURE_TYPE_BY_CODE[error.code];
+  if (permanentType) {
+    const advice =
+      error.code === 'CITRIX_FORBIDDEN'
+        ? ': the API client lacks the rights for this call, or the worker talks to the wrong Citrix Cloud region'
+        : '';
+    return ApplicationFailure.nonRetryable(`${error.message}${advice}`, permanentType, ...errorDetails(error));
+  }
+  return ApplicationFailure.create({
+    message: error.message,
+    type: FailureType.CitrixUnavailable,
+    details: errorDetails(error),
+    nextRetryDelay: error.retryAfterMs,
+  });
+}

@@ -1,0 +1,231 @@
+import { readFileSync } from 'node:fs';
+import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
+import { z } from 'zod';
+import { CITRIX_API_HOSTS, type CitrixClientOptions, isCustomerId, isGuid } from './citrix';
+import { DEFAULT_TASK_QUEUE } from './shared';
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`configuration is incomplete or wrong:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+/**
+ * A secret may be given as `NAME` or, for Docker and Kubernetes secrets, as `NAME_FILE` holding a path. Reading the
+ * file happens here so that a wrong path fails at start with the variable's name in the message.
+ */
+function withSecretFiles(env: Env, names: string[], problems: string[]): Env {
+  const resolved: Env = { ...env };
+  for (const name of names) {
+    const path = env[`${name}_FILE`];
+    if (!path) continue;
+    if (env[name]) {
+      problems.push(`${name} and ${name}_FILE are both set: keep one`);
+      continue;
+    }
+    try {
+      resolved[name] = readFileSync(path, 'utf8').trim();
+    } catch (error) {
+      problems.push(`${name}_FILE: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? error})`);
+    }
+  }
+  return resolved;
+}
+
+const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
+const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
+const positiveInt = (fallback: number) =>
+  z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(fallback));
+const nonNegativeInt = (fallback: number) =>
+  z.preprocess(emptyAsUndefined, z.coerce.number().int().nonnegative().default(fallback));
+const bool = z.preprocess(
+  emptyAsUndefined,
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .optional()
+    .transform((value) => value === 'true' || value === '1' || value === 'yes'),
+);
+
+const temporalEnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.preprocess(emptyAsUndefined, z.string().default('localhost:7233')),
+  TEMPORAL_NAMESPACE: z.preprocess(emptyAsUndefined, z.string().default('default')),
+  TEMPORAL_TASK_QUEUE: z.preprocess(emptyAsUndefined, z.string().default(DEFAULT_TASK_QUEUE)),
+  TEMPORAL_API_KEY: optionalString,
+  TEMPORAL_TLS: bool,
+  TEMPORAL_TLS_CERT_PATH: optionalString,
+  TEMPORAL_TLS_KEY_PATH: optionalString,
+  TEMPORAL_TLS_SERVER_CA_PATH: optionalString,
+  TEMPORAL_TLS_SERVER_NAME: optionalString,
+});
+
+const citrixEnvSchema = z.object({
+  CITRIX_CUSTOMER_ID: z
+    .string({ error: 'CITRIX_CUSTOMER_ID is required (Citrix Cloud > Identity and Access Management > API Access)' })
+    .refine(isCustomerId, 'CITRIX_CUSTOMER_ID is not a Citrix Cloud customer id'),
+  CITRIX_CLIENT_ID: z.string({ error: 'CITRIX_CLIENT_ID is required (the id of a Citrix Cloud API client)' }).min(1),
+  CITRIX_CLIENT_SECRET: z
+    .string({ error: 'CITRIX_CLIENT_SECRET (or CITRIX_CLIENT_SECRET_FILE) is required' })
+    .min(1, 'CITRIX_CLIENT_SECRET is empty'),
+  CITRIX_SITE_ID: z.preprocess(emptyAsUndefined, z.string().refine(isGuid, 'CITRIX_SITE_ID must be a GUID').optional()),
+  CITRIX_REGION: z.preprocess(
+    emptyAsUndefined,
+    z
+      .enum(Object.keys(CITRIX_API_HOSTS) as [keyof typeof CITRIX_API_HOSTS], {
+        error: `CITRIX_REGION must be one of ${Object.keys(CITRIX_API_HOSTS).join(', ')}`,
+      })
+      .default('global'),
+  ),
+  CITRIX_API_BASE_URL: z.preprocess(emptyAsUndefined, z.url('CITRIX_API_BASE_URL must be a URL').optional()),
+  CITRIX_TOKEN_URL: z.preprocess(emptyAsUndefined, z.url('CITRIX_TOKEN_URL must be a URL').optional()),
+  CITRIX_REQUEST_TIMEOUT_MS: positiveInt(30_000),
+  CITRIX_MAX_CONNECTIONS: positiveInt(32),
+  CITRIX_POST_RETRY_SETTLE_MS: nonNegativeInt(30_000),
+});
+
+const workerEnvSchema = z.object({
+  WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt(200),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(40),
+  WORKER_MAX_CACHED_WORKFLOWS: nonNegativeInt(1000),
+  WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt(10_000),
+  WORKFLOW_BUNDLE_PATH: optionalString,
+});
+
+export interface TemporalConfig {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  apiKey?: string;
+  tls?: TLSConfig | boolean;
+}
+
+export interface CitrixConfig {
+  client: CitrixClientOptions;
+  postRetrySettleMs: number;
+}
+
+export interface WorkerConfig {
+  temporal: TemporalConfig;
+  citrix: CitrixConfig;
+  maxConcurrentActivities: number;
+  maxConcurrentWorkflowTasks: number;
+  maxCachedWorkflows: number;
+  shutdownGraceMs: number;
+  workflowBundlePath?: string;
+}
+
+function issuesOf(error: z.ZodError): string[] {
+  return error.issues.map((issue) =>
+    issue.message.includes(String(issue.path[0])) ? issue.message : `${issue.path.join('.')}: ${issue.message}`,
+  );
+}
+
+function readFileOrProblem(path: string, variable: string, problems: string[]): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    problems.push(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? error})`);
+    return undefined;
+  }
+}
+
+function parseTemporal(env: Env, problems: string[]): TemporalConfig | undefined {
+  const parsed = temporalEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    problems.push(...issuesOf(parsed.error));
+    return undefined;
+  }
+  const e = parsed.data;
+  const config: TemporalConfig = {
+    address: e.TEMPORAL_ADDRESS,
+    namespace: e.TEMPORAL_NAMESPACE,
+    taskQueue: e.TEMPORAL_TASK_QUEUE,
+  };
+  if (e.TEMPORAL_API_KEY) config.apiKey = e.TEMPORAL_API_KEY;
+  if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
+    problems.push('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS needs both)');
+  }
+  const wantsTls =
+    e.TEMPORAL_TLS || e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_SERVER_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME;
+  if (wantsTls) {
+    const tls: TLSConfig = {};
+    if (e.TEMPORAL_TLS_SERVER_NAME) tls.serverNameOverride = e.TEMPORAL_TLS_SERVER_NAME;
+    if (e.TEMPORAL_TLS_SERVER_CA_PATH) {
+      tls.serverRootCACertificate = readFileOrProblem(
+        e.TEMPORAL_TLS_SERVER_CA_PATH,
+        'TEMPORAL_TLS_SERVER_CA_PATH',
+        problems,
+      );
+    }
+    if (e.TEMPORAL_TLS_CERT_PATH && e.TEMPORAL_TLS_KEY_PATH) {
+      const crt = readFileOrProblem(e.TEMPORAL_TLS_CERT_PATH, 'TEMPORAL_TLS_CERT_PATH', problems);
+      const key = readFileOrProblem(e.TEMPORAL_TLS_KEY_PATH, 'TEMPORAL_TLS_KEY_PATH', problems);
+      if (crt && key) tls.clientCertPair = { crt, key };
+    }
+    config.tls = tls;
+  }
+  return config;
+}
+
+function parseCitrix(env: Env, problems: string[]): CitrixConfig | undefined {
+  const parsed = citrixEnvSchema.safeParse(env);
+  if (!parsed.success) {
+    problems.push(...issuesOf(parsed.error));
+    return undefined;
+  }
+  const e = parsed.data;
+  return {
+    client: {
+      customerId: e.CITRIX_CUSTOMER_ID,
+      clientId: e.CITRIX_CLIENT_ID,
+      clientSecret: e.CITRIX_CLIENT_SECRET,
+      siteId: e.CITRIX_SITE_ID,
+      region: e.CITRIX_REGION,
+      apiBaseUrl: e.CITRIX_API_BASE_URL,
+      tokenUrl: e.CITRIX_TOKEN_URL,
+      requestTimeoutMs: e.CITRIX_REQUEST_TIMEOUT_MS,
+      maxConnections: e.CITRIX_MAX_CONNECTIONS,
+    },
+    postRetrySettleMs: e.CITRIX_POST_RETRY_SETTLE_MS,
+  };
+}
+
+/** The Temporal connection settings shared by the worker and the starter. */
+export function loadTemporalConfig(rawEnv: Env = process.env): TemporalConfig {
+  const problems: string[] = [];
+  const env = withSecretFiles(rawEnv, ['TEMPORAL_API_KEY'], problems);
+  const temporal = parseTemporal(env, problems);
+  if (problems.length || !temporal) throw new ConfigError(problems);
+  return temporal;
+}
+
+/** The Citrix Cloud settings: needed by the worker, and by the starter's listing commands. */
+export function loadCitrixConfig(rawEnv: Env = process.env): CitrixConfig {
+  const problems: string[] = [];
+  const env = withSecretFiles(rawEnv, ['CITRIX_CLIENT_SECRET'], problems);
+  const citrix = parseCitrix(env, problems);
+  if (problems.length || !citrix) throw new ConfigError(problems);
+  return citrix;
+}
+
+/** Everything the worker needs, checked at once so that one message lists every problem. */
+export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
+  const problems: string[] = [];
+  const env = withSecretFiles(rawEnv, ['TEMPORAL_API_KEY', 'CITRIX_CLIENT_SECRET'], problems);
+  const temporal = parseTemporal(env, problems);
+  const citrix = parseCitrix(env, problems);
+  const worker = workerEnvSchema.safeParse(env);
+  if (!worker.success) problems.push(...issuesOf(worker.error));
+  if (problems.length || !temporal || !citrix || !worker.success) throw new ConfigError(problems);
+  return {
+    temporal,
+    citrix,
+    maxConcurrentActivities: worker.data.WORKER_MAX_CONCURRENT_ACTIVITIES,
+    maxConcurrentWorkflowTasks: worker.data.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
+    maxCachedWorkflows: worker.data.WORKER_MAX_CACHED_WORKFLOWS,
+    shutdownGraceMs: worker.data.WORKER_SHUTDOWN_GRACE_MS,
+    workflowBundlePath: worker.data.WORKFLOW_BUNDLE_PATH,
+  };
+}

@@ -1,0 +1,70 @@
+/**
+ * The main job on embedded defaults: a local Temporal dev server, the Catalog Service simulator and a worker, then one
+ * catalog image update with live progress. Exits 0 only when the catalog ends on the new image.
+ */
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { CitrixClient } from './citrix';
+import { watchUpdate } from './progress';
+import { SEED_IDS, startSimulator } from './simulator';
+import { startCatalogUpdate } from './starter';
+import { startLocalTemporal } from './temporal';
+import { createCatalogWorker } from './worker';
+
+const TASK_QUEUE = 'catalog-rollout-demo';
+
+async function main(): Promise<number> {
+  const startedAt = Date.now();
+  // The progress lines are the demo's output; the SDK's own start-up chatter is not.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  console.log('Starting a local Temporal dev server…');
+  const temporal = await startLocalTemporal();
+  const simulator = await startSimulator({ updateDurationMs: 15_000, acceptLagMs: 1_500 });
+  console.log(`Citrix Catalog Service simulator on ${simulator.baseUrl}`);
+  const citrix = new CitrixClient({
+    customerId: simulator.customerId,
+    clientId: simulator.clientId,
+    clientSecret: simulator.clientSecret,
+    apiBaseUrl: simulator.baseUrl,
+    tokenUrl: simulator.tokenUrl,
+  });
+  try {
+    const worker = await createCatalogWorker({
+      connection: temporal.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      citrix,
+      postRetrySettleMs: 3_000,
+    });
+    const result = await worker.runUntil(async () => {
+      const { handle } = await startCatalogUpdate(temporal.client, TASK_QUEUE, {
+        catalogId: SEED_IDS.catalogs.finance,
+        imageId: SEED_IDS.images.win11Nov,
+        pollIntervalMs: 2_000,
+        requestedBy: 'demo',
+      });
+      console.log(
+        `Started workflow ${handle.workflowId}: catalog ${SEED_IDS.catalogs.finance} -> image ${SEED_IDS.images.win11Nov}`,
+      );
+      return watchUpdate(handle);
+    });
+    const requests = simulator.requests();
+    const posts = requests.filter((r) => r.operation === 'updateImage').length;
+    console.log(`\n${result.outcome}: ${result.message}`);
+    console.log(
+      `Citrix calls: ${requests.length} (${posts} $updateImage, ${requests.filter((r) => r.operation === 'catalog').length} catalog reads, ` +
+        `${requests.filter((r) => r.operation === 'token').length} token); demo took ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
+    );
+    return result.outcome === 'updated' && posts === 1 ? 0 : 1;
+  } finally {
+    await citrix.close();
+    await simulator.close();
+    await temporal.teardown();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(`demo failed: ${(error as Error)?.message ?? error}`);
+    process.exit(1);
+  },
+);

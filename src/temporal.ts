@@ -1,0 +1,89 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import type { TemporalConfig } from './config';
+
+export class TemporalUnreachableError extends Error {
+  override name = 'TemporalUnreachableError';
+  constructor(address: string, cause: unknown) {
+    super(
+      `cannot reach the Temporal server at ${address} (${(cause as Error)?.message ?? cause}): start one ` +
+        `(for example "temporal server start-dev") or point TEMPORAL_ADDRESS at yours`,
+      { cause },
+    );
+  }
+}
+
+function connectionOptions(config: TemporalConfig) {
+  return { address: config.address, tls: config.tls, apiKey: config.apiKey };
+}
+
+/** A client for the starter and other tools; fails fast with an actionable message when the server is not there. */
+export async function connectClient(config: TemporalConfig): Promise<Client> {
+  try {
+    const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5 seconds' });
+    return new Client({ connection, namespace: config.namespace });
+  } catch (error) {
+    throw new TemporalUnreachableError(config.address, error);
+  }
+}
+
+export async function connectWorkerConnection(config: TemporalConfig): Promise<NativeConnection> {
+  try {
+    return await NativeConnection.connect(connectionOptions(config));
+  } catch (error) {
+    throw new TemporalUnreachableError(config.address, error);
+  }
+}
+
+/** The Temporal CLI to run a local dev server with: `TEMPORAL_CLI_PATH`, else `temporal` on PATH. */
+export function findTemporalCli(env = process.env): string | undefined {
+  return env.TEMPORAL_CLI_PATH || findOnPath('temporal', env);
+}
+
+/** Temporal's time-skipping test server: `TEMPORAL_TEST_SERVER_PATH`, else `temporal-test-server` on PATH. */
+export function findTemporalTestServer(env = process.env): string | undefined {
+  return env.TEMPORAL_TEST_SERVER_PATH || findOnPath('temporal-test-server', env);
+}
+
+function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A throwaway local Temporal server for the demo and tests: the installed Temporal CLI when there is one (it cannot be
+ * downloaded everywhere), else the SDK's own download of it.
+ */
+export async function startLocalTemporal(options: { port?: number; extraArgs?: string[]; dbFilename?: string } = {}) {
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const cli = findTemporalCli();
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: cli ? { type: 'existing-path', path: cli } : { type: 'cached-download' },
+      ip: '127.0.0.1',
+      port: options.port,
+      dbFilename: options.dbFilename,
+      extraArgs: options.extraArgs,
+    },
+  });
+}
+
+/** Temporal's time-skipping test server, installed or downloaded, for waits of hours that must take seconds. */
+export async function startTimeSkippingTemporal() {
+  const { TestWorkflowEnvironment } = await import('@temporalio/testing');
+  const testServer = findTemporalTestServer();
+  return TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: testServer ? { type: 'existing-path', path: testServer } : { type: 'cached-download' } },
+  });
+}

@@ -1,0 +1,346 @@
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  TimeoutFailure,
+  allHandlersFinished,
+  condition,
+  continueAsNew,
+  defineQuery,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities, CatalogSnapshot, PollReport, PostReport, ValidationReport } from '../activities';
+import {
+  type CatalogUpdateResult,
+  type CatalogUpdateStatus,
+  FailureType,
+  InvalidInputError,
+  NON_RETRYABLE_FAILURES,
+  type UpdateCatalogImageInput,
+  type UpdateCatalogImageRequest,
+  parseUpdateCatalogImageInput,
+} from '../shared';
+
+export const statusQuery = defineQuery<CatalogUpdateStatus>('status');
+
+/** What a run hands to the next one when it continues as new in the middle of the wait. */
+export interface WaitCheckpoint {
+  deadlineAtMs: number;
+  startedAtMs: number;
+  validation: ValidationReport;
+  post: PostReport;
+  postedAt: string;
+  polls: number;
+  seenRunning: boolean;
+  lastSeen: CatalogSnapshot;
+}
+
+const { validateCatalogUpdate, postImageUpdate } = proxyActivities<Activities>({
+  startToCloseTimeout: '4 minutes',
+  scheduleToCloseTimeout: '15 minutes',
+  cancellationType: ActivityCancellationType.TRY_CANCEL,
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+  },
+});
+
+/**
+ * Moves one Quick Deploy catalog to a new image: validate, post `$updateImage` once, then wait until the catalog is
+ * `Active` or `InputRequired` on the new image. Fails with the catalog's sub-state and Citrix's transaction id when
+ * the update ends in `Error`, and with a clear message when the deadline passes.
+ */
+export async function updateCatalogImage(
+  input: UpdateCatalogImageInput,
+  checkpoint?: WaitCheckpoint,
+): Promise<CatalogUpdateResult> {
+  const status: CatalogUpdateStatus = {
+    phase: checkpoint ? 'waiting' : 'validating',
+    catalogId: String(input?.catalogId),
+    imageId: String(input?.imageId),
+    polls: checkpoint?.polls ?? 0,
+  };
+  setHandler(statusQuery, () => status);
+
+  try {
+    const request = parseRequest(input);
+    const startedAtMs = checkpoint?.startedAtMs ?? Date.now();
+    const deadlineAtMs = checkpoint?.deadlineAtMs ?? startedAtMs + request.deadlineMs;
+
+    let validation = checkpoint?.validation;
+    let post = checkpoint?.post;
+    let postedAt = checkpoint?.postedAt;
+    if (!validation || !post || !postedAt) {
+      validation = await validateCatalogUpdate({ catalogId: request.catalogId, imageId: request.imageId });
+      Object.assign(status, {
+        catalogName: validation.catalogName,
+        imageName: validation.imageName,
+        previousImageId: validation.previousImageId,
+        catalogState: validation.catalogState,
+      });
+      if (validation.alreadyCurrent) {
+        status.phase = 'alreadyCurrent';
+        return result(request, validation, status, 'alreadyCurrent', {
+          message: `catalog ${validation.catalogName} already runs image ${validation.imageName}: nothing to do`,
+        });
+      }
+
+      status.phase = 'posting';
+      // Once the post is on its way its outcome must be recorded, cancelled or not: it is what makes a retry safe.
+      const postRequest = {
+        catalogId: request.catalogId,
+        imageId: request.imageId,
+        citrixPrepared: request.citrixPrepared,
+        vdaUpdateDelayMinutes: request.vdaUpdateDelayMinutes,
+        warningTitle: request.warningTitle,
+        warningMessage: request.warningMessage,
+        transactionId: uuid4(),
+        lastModifiedTime: validation.lastModifiedTime,
+      };
+      post = await CancellationScope.nonCancellable(() => postImageUpdate(postRequest));
+      postedAt = new Date(Date.now()).toISOString();
+      log.info('image update posted', { catalogId: request.catalogId, transactionId: post.transactionId });
+    }
+    Object.assign(status, {
+      phase: 'waiting',
+      catalogName: validation.catalogName,
+      imageName: validation.imageName,
+      previousImageId: validation.previousImageId,
+      postedAt,
+      transactionId: post.transactionId,
+    });
+
+    try {
+      return await waitForCatalogUpdate(input, request, status, {
+        deadlineAtMs,
+        startedAtMs,
+        validation,
+        post,
+        postedAt,
+        polls: status.polls,
+        seenRunning: checkpoint?.seenRunning ?? false,
+        lastSeen: checkpoint?.lastSeen ?? { state: validation.catalogState, imageId: validation.previousImageId },
+      });
+    } catch (error) {
+      if (!isCancellation(error)) throw error;
+      status.phase = 'watchStopped';
+      return result(request, validation, status, 'watchStopped', {
+        message:
+          `watch stopped on request. Citrix cannot abort an image update: catalog ${validation.catalogName} ` +
+          `keeps updating to image ${validation.imageName} (citrix-transactionId ${post.transactionId}); ` +
+          `follow it in Citrix Cloud`,
+      });
+    }
+  } catch (error) {
+    if (isCancellation(error)) {
+      status.phase = 'cancelled';
+      throw error;
+    }
+    status.phase = 'failed';
+    const failure = unwrapActivityFailure(error);
+    status.lastError = failure instanceof Error ? failure.message : String(failure);
+    throw failure;
+  }
+}
+
+async function waitForCatalogUpdate(
+  input: UpdateCatalogImageInput,
+  request: UpdateCatalogImageRequest,
+  status: CatalogUpdateStatus,
+  state: WaitCheckpoint,
+): Promise<CatalogUpdateResult> {
+  const { validation, post } = state;
+  for (;;) {
+    const remainingMs = state.deadlineAtMs - Date.now();
+    if (remainingMs <= 0) throw deadlineExceeded(request, status);
+    const { pollCatalogUpdate } = proxyActivities<Activities>({
+      // Each retry of this activity is one poll; the retry policy is the poll loop, bounded by the deadline.
+      scheduleToCloseTimeout: remainingMs,
+      startToCloseTimeout: '2 minutes',
+      cancellationType: ActivityCancellationType.TRY_CANCEL,
+      retry: {
+        initialInterval: request.pollIntervalMs,
+        backoffCoefficient: 1,
+        maximumInterval: request.pollIntervalMs,
+        nonRetryableErrorTypes: NON_RETRYABLE_FAILURES,
+      },
+    });
+
+    let report: PollReport;
+    try {
+      report = await pollCatalogUpdate({
+        catalogId: request.catalogId,
+        imageId: request.imageId,
+        postedAt: state.postedAt,
+        pollIntervalMs: request.pollIntervalMs,
+        checkInIntervalMs: request.checkInIntervalMs,
+        startTimeoutMs: request.startTimeoutMs,
+        seenRunning: state.seenRunning,
+        lastSeen: state.lastSeen,
+      });
+    } catch (error) {
+      if (ranOutOfTime(error)) throw deadlineExceeded(request, status, lastAttemptError(error)?.message);
+      throw error;
+    }
+
+    state.polls += report.polls;
+    state.seenRunning = report.seenRunning;
+    state.lastSeen = report.snapshot;
+    Object.assign(status, {
+      polls: state.polls,
+      lastPolledAt: report.polledAt,
+      catalogState: report.snapshot.state,
+      subState: report.snapshot.subState,
+      percentComplete: report.snapshot.percentComplete,
+      estimatedSecondsLeft: report.estimatedSecondsLeft,
+    });
+
+    switch (report.verdict) {
+      case 'succeeded':
+        status.phase = 'succeeded';
+        return result(request, validation, status, 'updated', {
+          message:
+            `catalog ${validation.catalogName} now runs image ${validation.imageName} ` +
+            `(${formatDuration(Date.now() - state.startedAtMs)}, ${state.polls} polls)`,
+        });
+      case 'failed':
+        throw updateFailed(request, validation, post, report.snapshot);
+      case 'neverStarted':
+        throw ApplicationFailure.nonRetryable(
+          `Citrix accepted the image update of catalog ${validation.catalogName} (citrix-transactionId ` +
+            `${post.transactionId}) but the catalog still shows image ${report.snapshot.imageId ?? 'unknown'} and ` +
+            `never started updating within ${formatDuration(request.startTimeoutMs)}: check the catalog in Citrix ` +
+            `Cloud before starting again`,
+          FailureType.CatalogUpdateNeverStarted,
+          report.snapshot,
+        );
+      case 'inProgress':
+        break;
+    }
+
+    if (workflowInfo().continueAsNewSuggested) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof updateCatalogImage>(input, state);
+    }
+  }
+}
+
+function parseRequest(input: UpdateCatalogImageInput): UpdateCatalogImageRequest {
+  try {
+    return parseUpdateCatalogImageInput(input);
+  } catch (error) {
+    if (error instanceof InvalidInputError) {
+      throw ApplicationFailure.nonRetryable(error.message, FailureType.InvalidInput, error.problems);
+    }
+    throw error;
+  }
+}
+
+function result(
+  request: UpdateCatalogImageRequest,
+  validation: ValidationReport,
+  status: CatalogUpdateStatus,
+  outcome: CatalogUpdateResult['outcome'],
+  { message }: { message: string },
+): CatalogUpdateResult {
+  log.info(message, { catalogId: request.catalogId, outcome });
+  return {
+    outcome,
+    catalogId: request.catalogId,
+    catalogName: validation.catalogName,
+    imageId: request.imageId,
+    previousImageId: validation.previousImageId,
+    transactionId: status.transactionId,
+    postedAt: status.postedAt,
+    finishedAt: new Date(Date.now()).toISOString(),
+    polls: status.polls,
+    message,
+  };
+}
+
+function updateFailed(
+  request: UpdateCatalogImageRequest,
+  validation: ValidationReport,
+  post: PostReport,
+  snapshot: CatalogSnapshot,
+): ApplicationFailure {
+  const transactionId = snapshot.transactionId ?? post.transactionId;
+  const state = `${snapshot.state}${snapshot.subState ? ` (SubState ${snapshot.subState})` : ''}`;
+  const said = [snapshot.statusMessage, ...(snapshot.warnings ?? [])].filter(Boolean).join('; ');
+  const what =
+    snapshot.state === 'Error'
+      ? `the image update of catalog ${validation.catalogName} failed: state ${state}`
+      : snapshot.state === 'Deleting' || snapshot.state === 'NotFound'
+        ? `catalog ${validation.catalogName} is being deleted (state ${state}) while its image was updating`
+        : `catalog ${validation.catalogName} finished its update on image ${snapshot.imageId ?? 'unknown'}, ` +
+          `not ${request.imageId} (state ${state})`;
+  return ApplicationFailure.nonRetryable(
+    `${what}${said ? `: ${said}` : ''} (citrix-transactionId ${transactionId}). Fix the cause in Citrix Cloud ` +
+      `(for example the image) and start the update again`,
+    FailureType.CatalogUpdateFailed,
+    { ...snapshot, transactionId },
+  );
+}
+
+function deadlineExceeded(
+  request: UpdateCatalogImageRequest,
+  status: CatalogUpdateStatus,
+  lastError?: string,
+): ApplicationFailure {
+  const last = status.catalogState
+    ? `last seen ${status.catalogState}${status.subState ? ` (${status.subState})` : ''}` +
+      `${status.percentComplete !== undefined ? ` at ${status.percentComplete}%` : ''}`
+    : 'never read';
+  return ApplicationFailure.nonRetryable(
+    `catalog ${status.catalogName ?? request.catalogId} did not finish updating within the deadline of ` +
+      `${formatDuration(request.deadlineMs)} (${last}${lastError ? `; last error: ${lastError}` : ''}). Citrix may ` +
+      `still be updating it: check it in Citrix Cloud, and start again with a longer deadline if needed`,
+    FailureType.DeadlineExceeded,
+    { ...status },
+  );
+}
+
+/**
+ * An activity whose retries ran into its schedule-to-close timeout: the server reports either a timeout or the last
+ * attempt's failure with retry state TIMEOUT.
+ */
+function ranOutOfTime(error: unknown): error is ActivityFailure {
+  return error instanceof ActivityFailure && (error.cause instanceof TimeoutFailure || error.retryState === 'TIMEOUT');
+}
+
+function lastAttemptError(error: ActivityFailure): Error | undefined {
+  return error.cause instanceof TimeoutFailure ? error.cause.cause : error.cause;
+}
+
+/** Activity failures reach the caller as the activity's own actionable message, not as "activity task failed". */
+function unwrapActivityFailure(error: unknown): unknown {
+  if (ranOutOfTime(error)) {
+    const last = lastAttemptError(error);
+    return ApplicationFailure.nonRetryable(
+      `Citrix Cloud did not answer ${error.activityType} successfully before its time ran out` +
+        `${last ? ` (last error: ${last.message})` : ''}: check that Citrix Cloud is reachable from the worker and ` +
+        `start again`,
+      FailureType.CitrixUnavailable,
+    );
+  }
+  if (error instanceof ActivityFailure && error.cause instanceof ApplicationFailure) return error.cause;
+  return error;
+}
+
+function formatDuration(ms: number): string {
+  const totalSeconds = Math.round(ms / 1000);
+  const hours = Math.floor(totalSeconds / 3600);
+  const minutes = Math.floor((totalSeconds % 3600) / 60);
+  const seconds = totalSeconds % 60;
+  return [hours && `${hours}h`, minutes && `${minutes}m`, (seconds || (!hours && !minutes)) && `${seconds}s`]
+    .filter(Boolean)
+    .join(' ');
+}
