@@ -1,0 +1,156 @@
+/**
+ * Records the histories that `test/replay.test.ts` replays. Run it when a workflow changes in a released way, after
+ * making the change replay-safe with `patched()` or a new workflow type, and commit the new files next to the old ones:
+ * old histories must keep replaying.
+ *
+ *   npm run histories:record -- [label]      (label defaults to the package version)
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { version } from '../package.json';
+import { CitrixClient } from '../src/citrix';
+import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+import { catalogUpdateWorkflowId, type UpdateCatalogImageInput } from '../src/shared';
+import { startLocalTemporal } from '../src/temporal';
+import { createCatalogWorker } from '../src/worker';
+import { statusQuery, updateCatalogImage } from '../src/workflows';
+
+const TASK_QUEUE = 'record-histories';
+const { catalogs, images } = SEED_IDS;
+
+interface Scenario {
+  name: string;
+  input: UpdateCatalogImageInput;
+  arrange?: (simulator: RunningSimulator) => void;
+  act?: (handle: WorkflowHandle) => Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitForPhase(handle: WorkflowHandle, phase: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const status = await handle.query(statusQuery).catch(() => undefined);
+    if (status?.phase === phase) return;
+    await sleep(100);
+  }
+  throw new Error(`${handle.workflowId} never reached phase ${phase}`);
+}
+
+const base = { imageId: images.win11Nov, pollIntervalMs: 1_000 };
+const scenarios: Scenario[] = [
+  { name: 'updated', input: { ...base, catalogId: catalogs.finance } },
+  { name: 'already-current', input: { ...base, catalogId: catalogs.finance, imageId: images.win11Oct } },
+  {
+    name: 'failed-error-substate',
+    input: { ...base, catalogId: catalogs.engineering },
+    arrange: (sim) =>
+      sim.addFault({
+        match: { catalogId: catalogs.engineering },
+        action: {
+          type: 'failNextUpdate',
+          subState: 'ErrorMasterImageProvisioningFailed',
+          statusMessage: 'Disk copy failed',
+        },
+      }),
+  },
+  {
+    name: 'catalog-not-ready',
+    input: { ...base, catalogId: catalogs.hr },
+    arrange: (sim) => sim.patchCatalog(catalogs.hr, { state: 'Processing' }),
+  },
+  {
+    name: 'cancelled-before-post',
+    input: { ...base, catalogId: catalogs.callCenter },
+    arrange: (sim) =>
+      sim.addFault({ match: { operation: 'catalog' }, times: 1, action: { type: 'latency', ms: 2_000 } }),
+    act: async (handle) => {
+      await waitForPhase(handle, 'validating');
+      await handle.cancel();
+    },
+  },
+  {
+    name: 'watch-stopped-after-post',
+    input: { ...base, catalogId: catalogs.callCenter },
+    act: async (handle) => {
+      await waitForPhase(handle, 'waiting');
+      await handle.cancel();
+    },
+  },
+];
+
+async function record(env: TestWorkflowEnvironment, simulator: RunningSimulator, scenario: Scenario, dir: string) {
+  simulator.reset();
+  scenario.arrange?.(simulator);
+  const handle = await env.client.workflow.start(updateCatalogImage, {
+    taskQueue: TASK_QUEUE,
+    workflowId: `${catalogUpdateWorkflowId(scenario.input.catalogId)}-${scenario.name}`,
+    args: [scenario.input],
+  });
+  await scenario.act?.(handle);
+  await handle.result().catch(() => undefined);
+  // Every run of the chain, oldest first: an update that continued as new has runs that end in ContinuedAsNew.
+  const runs = [];
+  for await (const execution of env.client.workflow.list({ query: `WorkflowId = '${handle.workflowId}'` })) {
+    runs.push(execution);
+  }
+  runs.sort((a, b) => a.startTime.getTime() - b.startTime.getTime());
+  for (const [index, execution] of runs.entries()) {
+    const file = path.join(dir, `${scenario.name}${index ? `-run${index + 1}` : ''}.json`);
+    await writeFile(
+      file,
+      historyToJSON(await env.client.workflow.getHandle(handle.workflowId, execution.runId).fetchHistory()),
+    );
+    console.log(`recorded ${file}`);
+  }
+}
+
+async function recordOn(
+  scenarios: Scenario[],
+  dir: string,
+  options: { extraArgs?: string[]; updateDurationMs: number },
+): Promise<void> {
+  const env = await startLocalTemporal({ extraArgs: options.extraArgs });
+  const simulator = await startSimulator({ updateDurationMs: options.updateDurationMs, acceptLagMs: 300 });
+  const citrix = new CitrixClient({
+    customerId: simulator.customerId,
+    clientId: simulator.clientId,
+    clientSecret: simulator.clientSecret,
+    apiBaseUrl: simulator.baseUrl,
+    tokenUrl: simulator.tokenUrl,
+  });
+  try {
+    const worker = await createCatalogWorker({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      citrix,
+      postRetrySettleMs: 1_000,
+    });
+    await worker.runUntil(async () => {
+      for (const scenario of scenarios) await record(env, simulator, scenario, dir);
+    });
+  } finally {
+    await citrix.close();
+    await simulator.close();
+    await env.teardown();
+  }
+}
+
+async function main(): Promise<void> {
+  const label = process.argv[2] ?? version;
+  const dir = path.resolve(__dirname, '../test/histories', String(label));
+  await mkdir(dir, { recursive: true });
+  await recordOn(scenarios, dir, { updateDurationMs: 4_000 });
+  // A low threshold makes the server suggest continue-as-new within seconds rather than days.
+  await recordOn([{ name: 'continued-as-new', input: { ...base, catalogId: catalogs.finance } }], dir, {
+    extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=20'],
+    updateDurationMs: 10_000,
+  });
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

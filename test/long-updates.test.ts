@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { CitrixClient } from '../src/citrix';
+import { catalogUpdateWorkflowId } from '../src/shared';
+import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+import { startTimeSkippingTemporal } from '../src/temporal';
+import { createCatalogWorker } from '../src/worker';
+import { updateCatalogImage } from '../src/workflows';
+import { acceptedPosts, citrixFor, eventually, failureOf, workflowBundle, quietTemporalLogs } from './helpers';
+
+quietTemporalLogs();
+
+const TASK_QUEUE = 'long-updates-test';
+const HOUR = 3_600_000;
+const { catalogs, images } = SEED_IDS;
+
+describe('hour-long updates on the time-skipping test server', () => {
+  let env: TestWorkflowEnvironment;
+  let simulator: RunningSimulator;
+  let citrix: CitrixClient;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+
+  before(async () => {
+    const [started, sim, bundle] = await Promise.all([
+      startTimeSkippingTemporal(),
+      // The catalog stays Processing until the test says otherwise.
+      startSimulator({ updateDurationMs: Infinity, acceptLagMs: 0 }),
+      workflowBundle(),
+    ]);
+    env = started;
+    simulator = sim;
+    citrix = citrixFor(simulator);
+    worker = await createCatalogWorker({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      citrix,
+      workflowBundle: bundle,
+    });
+    workerRun = worker.run();
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await workerRun;
+    await citrix?.close();
+    await simulator?.close();
+    await env?.teardown();
+  });
+
+  const catalogReads = (catalogId: string) =>
+    simulator.requests().filter((r) => r.operation === 'catalog' && r.path.includes(catalogId)).length;
+
+  test('a six-hour Processing phase at 30-second polls completes with a short history', async () => {
+    const handle = await env.client.workflow.start(updateCatalogImage, {
+      taskQueue: TASK_QUEUE,
+      workflowId: catalogUpdateWorkflowId(catalogs.finance),
+      args: [{ catalogId: catalogs.finance, imageId: images.win11Nov, pollIntervalMs: 30_000, deadlineMs: 24 * HOUR }],
+    });
+    const result = handle.result();
+    const sixHoursOfPolls = (6 * HOUR) / 30_000;
+    await eventually(() => catalogReads(catalogs.finance) >= sixHoursOfPolls || undefined, 180_000, '6 hours of polls');
+    simulator.completeUpdate(catalogs.finance);
+
+    const outcome = await result;
+    assert.equal(outcome.outcome, 'updated');
+    assert.ok(outcome.polls >= sixHoursOfPolls, `polled ${outcome.polls} times`);
+    const { events } = await handle.fetchHistory();
+    assert.ok(events && events.length < 200, `history has ${events?.length} events for ${outcome.polls} polls`);
+    assert.equal(acceptedPosts(simulator, catalogs.finance), 1);
+  });
+
+  test('an update that never finishes fails at its deadline, naming the last state it saw', async () => {
+    const handle = await env.client.workflow.start(updateCatalogImage, {
+      taskQueue: TASK_QUEUE,
+      workflowId: catalogUpdateWorkflowId(catalogs.engineering),
+      args: [
+        { catalogId: catalogs.engineering, imageId: images.win11Nov, pollIntervalMs: 60_000, deadlineMs: 2 * HOUR },
+      ],
+    });
+    const failure = await failureOf(handle.result());
+    assert.equal(failure.type, 'DeadlineExceeded');
+    assert.match(failure.message, /deadline of 2h/);
+    assert.match(failure.message, /Processing/);
+    assert.equal(acceptedPosts(simulator, catalogs.engineering), 1);
+  });
+});
