@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import ms from 'ms';
 import {
   type Client,
@@ -114,6 +114,7 @@ async function withCitrix<T>(fn: (citrix: CitrixClient) => Promise<T>): Promise<
 export function buildProgram(): Command {
   const program = new Command('catalog-rollout')
     .description('Roll a new master image out to Citrix DaaS Quick Deploy catalogs, durably, with Temporal.')
+    .exitOverride()
     .showHelpAfterError()
     .addHelpText(
       'after',
@@ -153,19 +154,21 @@ export function buildProgram(): Command {
     .option('--wait', 'show progress until the update ends; exit non-zero if it fails', false)
     .option('--json', 'print JSON lines for scripts', false)
     .action(async (options) => {
+      // Bad input is reported before anything, even the Temporal connection, is tried.
+      const request = parseUpdateCatalogImageInput({
+        catalogId: options.catalog,
+        imageId: options.image,
+        citrixPrepared: options.citrixPrepared,
+        vdaUpdateDelayMinutes: options.vdaUpdateDelay,
+        warningTitle: options.warningTitle,
+        warningMessage: options.warningMessage,
+        pollIntervalMs: options.pollInterval,
+        deadlineMs: options.deadline,
+        startTimeoutMs: options.startTimeout,
+        requestedBy: options.requestedBy,
+      });
       await withClient(async (client, taskQueue) => {
-        const { handle, attached } = await startCatalogUpdate(client, taskQueue, {
-          catalogId: options.catalog,
-          imageId: options.image,
-          citrixPrepared: options.citrixPrepared,
-          vdaUpdateDelayMinutes: options.vdaUpdateDelay,
-          warningTitle: options.warningTitle,
-          warningMessage: options.warningMessage,
-          pollIntervalMs: options.pollInterval,
-          deadlineMs: options.deadline,
-          startTimeoutMs: options.startTimeout,
-          requestedBy: options.requestedBy,
-        });
+        const { handle, attached } = await startCatalogUpdate(client, taskQueue, request);
         print(
           options.json,
           { event: attached ? 'attached' : 'started', workflowId: handle.workflowId },
@@ -266,6 +269,10 @@ if (require.main === module) {
     .then(
       () => process.exit(0),
       (error: unknown) => {
+        if (error instanceof CommanderError) {
+          // Commander has printed the problem (or the help) already.
+          process.exit(error.exitCode === 0 ? 0 : 2);
+        }
         const usage = error instanceof ConfigError || error instanceof InvalidInputError;
         console.error(`catalog-rollout: ${(error as Error)?.message ?? error}`);
         process.exit(usage ? 2 : 1);

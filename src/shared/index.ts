@@ -31,7 +31,12 @@ const optionalText = (field: string, max: number) =>
 export const updateCatalogImageInputSchema = z
   .object({
     /** The catalog to update (a GUID). */
-    catalogId: z.string().refine(isGuid, 'catalogId must be a catalog GUID, such as 0f5c…-…'),
+    catalogId: z
+      .string()
+      .refine(
+        isGuid,
+        'catalogId must be a catalog GUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6 (the starter\'s "catalogs" command lists them)',
+      ),
     /** The template image to move the catalog to. */
     imageId: z.string().refine(isImageId, 'imageId must be a Citrix template image id'),
     /**

@@ -1,0 +1,205 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+import { startCatalogUpdate } from '../src/starter';
+import { startLocalTemporal } from '../src/temporal';
+import {
+  acceptedPosts,
+  citrixEnvFor,
+  eventually,
+  freePort,
+  statusOf,
+  workflowBundle,
+  quietTemporalLogs,
+} from './helpers';
+
+quietTemporalLogs();
+
+const TASK_QUEUE = 'processes-test';
+const ROOT = path.resolve(__dirname, '..');
+
+describe('the worker and the starter as the processes an operator runs', () => {
+  let env: TestWorkflowEnvironment;
+  let simulator: RunningSimulator;
+  let address: string;
+  let bundleDir: string;
+  let bundlePath: string;
+  const workers: ChildProcess[] = [];
+  let workerOutput = '';
+  const issuedTokens = new Set<string>();
+
+  before(async () => {
+    const port = await freePort();
+    address = `127.0.0.1:${port}`;
+    const [started, sim, bundle] = await Promise.all([
+      startLocalTemporal({ port }),
+      startSimulator({ updateDurationMs: 8_000, acceptLagMs: 300 }),
+      workflowBundle(),
+    ]);
+    env = started;
+    simulator = sim;
+    bundleDir = await mkdtemp(path.join(tmpdir(), 'catalog-rollout-'));
+    bundlePath = path.join(bundleDir, 'workflow-bundle.js');
+    await writeFile(bundlePath, bundle.code);
+  });
+
+  after(async () => {
+    for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
+    await simulator?.close();
+    await env?.teardown();
+    await rm(bundleDir, { recursive: true, force: true });
+  });
+
+  /** The simulator forgets its tokens on reset: keep every one issued, for the log check at the end. */
+  function resetSimulator(): void {
+    for (const token of simulator.issuedTokens()) issuedTokens.add(token);
+    simulator.reset();
+  }
+
+  const processEnv = () => ({
+    ...process.env,
+    ...citrixEnvFor(simulator),
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+    WORKFLOW_BUNDLE_PATH: bundlePath,
+    CITRIX_POST_RETRY_SETTLE_MS: '1000',
+    WORKER_SHUTDOWN_GRACE_MS: '2000',
+  });
+
+  /** A worker started as an operator would start it: its own process, configured by environment variables. */
+  async function startWorkerProcess(): Promise<ChildProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+      cwd: ROOT,
+      env: processEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    workers.push(child);
+    let output = '';
+    child.stdout!.on('data', (chunk) => (workerOutput += chunk));
+    child.stderr!.on('data', (chunk) => (workerOutput += chunk));
+    child.stderr!.on('data', (chunk) => (output += chunk));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (chunk: Buffer) => {
+        output += chunk;
+        if (output.includes('worker started')) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it started:\n${output}`)));
+    });
+    return child;
+  }
+
+  test('a worker killed with SIGKILL mid-wait is replaced and the update completes with one post', async () => {
+    const first = await startWorkerProcess();
+    const { handle } = await startCatalogUpdate(env.client, TASK_QUEUE, {
+      catalogId: SEED_IDS.catalogs.finance,
+      imageId: SEED_IDS.images.win11Nov,
+      pollIntervalMs: 1_000,
+    });
+    await eventually(
+      async () => {
+        const status = await statusOf(handle);
+        return status?.phase === 'waiting' && status.catalogState === 'Processing' ? status : undefined;
+      },
+      15_000,
+      'the update to be Processing',
+    );
+
+    first.kill('SIGKILL');
+    await once(first, 'exit');
+    const second = await startWorkerProcess();
+
+    const result = await handle.result();
+    assert.equal(result.outcome, 'updated');
+    assert.equal(acceptedPosts(simulator), 1);
+
+    second.kill('SIGTERM');
+    const [code] = await once(second, 'exit');
+    assert.equal(code, 0, 'SIGTERM shuts the worker down cleanly');
+    for (const token of simulator.issuedTokens()) issuedTokens.add(token);
+  });
+
+  async function runStarter(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/starter.ts', ...args], {
+      cwd: ROOT,
+      env: processEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const [code] = await once(child, 'exit');
+    return { code, stdout, stderr };
+  }
+
+  test('the starter starts an update, follows it with --wait --json and reports it with status', async () => {
+    resetSimulator();
+    const worker = await startWorkerProcess();
+    const { catalogs, images } = SEED_IDS;
+    const started = await runStarter(
+      'start',
+      '--catalog',
+      catalogs.sales,
+      '--image',
+      images.win11Dec,
+      '--poll-interval',
+      '1s',
+      '--wait',
+      '--json',
+    );
+    assert.equal(started.code, 0, started.stderr);
+    const events = started.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    assert.equal(events[0].event, 'started');
+    assert.ok(
+      events.some((e) => e.event === 'status' && e.catalogState === 'Processing'),
+      'progress lines were printed',
+    );
+    const result = events.at(-1);
+    assert.equal(result.event, 'result');
+    assert.equal(result.outcome, 'updated');
+
+    const status = await runStarter('status', catalogs.sales, '--json');
+    assert.equal(status.code, 0, status.stderr);
+    const report = JSON.parse(status.stdout);
+    assert.equal(report.workflowStatus, 'COMPLETED');
+    assert.equal(report.status.phase, 'succeeded');
+    assert.equal(acceptedPosts(simulator), 1);
+
+    worker.kill('SIGTERM');
+    await once(worker, 'exit');
+  });
+
+  test('the starter refuses bad input with exit code 2 before contacting anything', async () => {
+    resetSimulator();
+    const result = await runStarter(
+      'start',
+      '--catalog',
+      'Finance',
+      '--image',
+      SEED_IDS.images.win11Nov,
+      '--vda-update-delay',
+      '-5',
+    );
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /catalogId must be a catalog GUID/);
+    assert.match(result.stderr, /vdaUpdateDelayMinutes/);
+    assert.equal(simulator.requests().length, 0);
+  });
+
+  test('no worker log line holds the client secret or a bearer token', () => {
+    for (const token of simulator.issuedTokens()) issuedTokens.add(token);
+    assert.ok(workerOutput.includes('worker started'), 'the workers logged');
+    assert.ok(issuedTokens.size > 0);
+    assert.ok(!workerOutput.includes(simulator.clientSecret), 'client secret found in the worker log');
+    for (const token of issuedTokens) assert.ok(!workerOutput.includes(token), 'bearer token found in the worker log');
+  });
+});
