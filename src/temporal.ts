@@ -3,6 +3,7 @@ import { delimiter, join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { TemporalConfig } from './config';
+import { SearchAttributes } from './shared/rollout';
 
 export class TemporalUnreachableError extends Error {
   override name = 'TemporalUnreachableError';
@@ -75,6 +76,7 @@ export async function startLocalTemporal(options: { port?: number; extraArgs?: s
       port: options.port,
       dbFilename: options.dbFilename,
       extraArgs: options.extraArgs,
+      searchAttributes: Object.values(SearchAttributes),
     },
   });
 }
