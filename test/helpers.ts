@@ -1,9 +1,11 @@
+import { appendFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { CitrixClient } from '../src/citrix';
-import type { RunningSimulator } from '../src/simulator';
+import { DEFAULT_SEED, type RecordedRequest, type RunningSimulator, type SimulatorSeed } from '../src/simulator';
 import type { CatalogUpdateStatus } from '../src/shared';
 import { statusQuery } from '../src/workflows';
 
@@ -95,12 +97,19 @@ export async function failureOf(promise: Promise<unknown>): Promise<ApplicationF
   throw new Error('expected the workflow to fail, but it completed');
 }
 
-/** Accepted `$updateImage` posts: the number that must never exceed one per update. */
+/**
+ * Accepted `$updateImage` posts: the number that must never exceed one per update. It counts the posts whose answer an
+ * `acceptThen…` fault withheld, since Citrix acted on them all the same.
+ */
 export function acceptedPosts(simulator: RunningSimulator, catalogId?: string): number {
   return simulator
     .requests()
-    .filter((r) => r.operation === 'updateImage' && r.status === 202 && (!catalogId || r.path.includes(catalogId)))
-    .length;
+    .filter(
+      (r) =>
+        r.operation === 'updateImage' &&
+        (r.status === 202 || r.withheldStatus === 202) &&
+        (!catalogId || r.path.toLowerCase().includes(catalogId.toLowerCase())),
+    ).length;
 }
 
 export async function historiesOf(client: Client, query?: string): Promise<string[]> {
@@ -119,4 +128,147 @@ export function quietTemporalLogs(): void {
   } catch {
     // Already installed by an earlier call in this process.
   }
+}
+
+/** Log lines of the SDK's runtime (in-process workers: workflow and activity logs), kept for the secrets check. */
+export const capturedLogLines: string[] = [];
+
+/** Like `quietTemporalLogs`, but keeps every line from INFO up in `capturedLogLines` instead of printing it. */
+export function captureTemporalLogs(): void {
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('INFO', (entry) => {
+        capturedLogLines.push(`${entry.level} ${entry.message} ${safeJson(entry.meta)}`);
+      }),
+    });
+  } catch {
+    // Already installed by an earlier call in this process.
+  }
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) => (v instanceof Error ? `${v.name}: ${v.message} ${v.stack}` : v));
+  } catch {
+    return String(value);
+  }
+}
+
+/**
+ * Collects the secrets a run handed out (the client secret, every bearer token the simulator issued, across resets)
+ * and checks that none of them shows up in any text: histories, log lines, error messages, process output.
+ */
+export class SecretWatch {
+  private readonly tokens = new Set<string>();
+  private readonly texts: { what: string; text: string }[] = [];
+
+  constructor(private readonly simulators: () => RunningSimulator[]) {}
+
+  /** Call before `simulator.reset()`: the simulator forgets its tokens on reset. */
+  collectTokens(): void {
+    for (const simulator of this.simulators()) for (const token of simulator.issuedTokens()) this.tokens.add(token);
+  }
+
+  /** Keeps a text to check at the end (an error message, a process's output). */
+  keep(what: string, text: string): void {
+    this.texts.push({ what, text });
+  }
+
+  keepError(what: string, error: unknown): void {
+    if (error instanceof Error) {
+      this.keep(what, `${error.name}: ${error.message}\n${error.stack}\n${safeJson(error)}`);
+      if (error.cause) this.keepError(`${what} (cause)`, error.cause);
+    } else this.keep(what, safeJson(error));
+  }
+
+  /** Throws naming where a secret was found. Returns how many texts and tokens were checked. */
+  assertNoSecrets(more: { what: string; text: string }[] = []): { texts: number; tokens: number; chars: number } {
+    this.collectTokens();
+    const secrets = new Set(this.simulators().map((simulator) => simulator.clientSecret));
+    const all = [...this.texts, ...more, { what: 'runtime log', text: capturedLogLines.join('\n') }];
+    for (const { what, text } of all) {
+      for (const secret of secrets) {
+        if (text.includes(secret)) throw new Error(`the client secret appears in ${what}`);
+      }
+      for (const token of this.tokens) {
+        if (text.includes(token)) throw new Error(`a bearer token appears in ${what}`);
+      }
+    }
+    return { texts: all.length, tokens: this.tokens.size, chars: all.reduce((n, { text }) => n + text.length, 0) };
+  }
+}
+
+/** Every history on the server as JSON text, for the secrets check. */
+export async function historiesAsJson(client: Client): Promise<{ what: string; text: string }[]> {
+  const texts: { what: string; text: string }[] = [];
+  for await (const execution of client.workflow.list()) {
+    const history = await client.workflow.getHandle(execution.workflowId, execution.runId).fetchHistory();
+    texts.push({ what: `history of ${execution.workflowId}/${execution.runId}`, text: historyToJSON(history) });
+  }
+  return texts;
+}
+
+/** `npm run test:chaos` sets CHAOS_FULL=1 for the full counts; CI runs the reduced ones. */
+export function chaosCount(reduced: number, full: number): number {
+  const override = Number(process.env.CHAOS_COUNT);
+  if (Number.isInteger(override) && override > 0) return override;
+  return process.env.CHAOS_FULL === '1' ? full : reduced;
+}
+
+/** One row of the figures the fault suite prints: how many runs were tried and how many ended as they must. */
+export interface FigureRow {
+  row: string;
+  tried: number;
+  endedCorrectly: number;
+  duplicatePosts: number;
+  note?: string;
+}
+
+const figureRows: FigureRow[] = [];
+
+/** Records a row; `CHAOS_REPORT` (set by `npm run test:chaos`) names a JSON-lines file that collects them all. */
+export function recordFigures(row: FigureRow): void {
+  figureRows.push(row);
+  const file = process.env.CHAOS_REPORT;
+  if (file) appendFileSync(file, `${JSON.stringify(row)}\n`);
+}
+
+export function formatFigures(rows: FigureRow[]): string {
+  const header = ['row', 'tried', 'ended correctly', 'duplicate posts', 'note'];
+  const table = [header, ...rows.map((r) => [r.row, r.tried, r.endedCorrectly, r.duplicatePosts, r.note ?? ''])];
+  const widths = header.map((_, i) => Math.max(...table.map((cells) => String(cells[i]).length)));
+  return table
+    .map((cells) => cells.map((cell, i) => String(cell).padEnd(i === 4 ? 0 : widths[i]!)).join('  '))
+    .join('\n')
+    .replace(/ +$/gm, '');
+}
+
+/** Prints this file's rows (call from `after`). */
+export function printFigures(): void {
+  if (figureRows.length) console.log(`\n${formatFigures(figureRows)}\n`);
+}
+
+/** How long, in ms, passed between the first request matching `isFault` and the next request matching `isNext`. */
+export function waitedAfter(
+  requests: RecordedRequest[],
+  isFault: (r: RecordedRequest) => boolean,
+  isNext: (r: RecordedRequest) => boolean = () => true,
+): number | undefined {
+  const at = requests.findIndex(isFault);
+  if (at < 0) return undefined;
+  const faulted = requests[at]!;
+  const next = requests.slice(at + 1).find(isNext);
+  if (!next) return undefined;
+  return Date.parse(next.time) - (Date.parse(faulted.time) + faulted.durationMs);
+}
+
+/** The default data set with `count` Active catalogs ("Pool 001", …) in place of the named ones. */
+export function seedWithCatalogs(count: number): SimulatorSeed {
+  const template = DEFAULT_SEED.catalogs[0]!;
+  const catalogs = Array.from({ length: count }, (_, i) => ({
+    ...template,
+    id: `ca7a10c0-0000-4000-b000-${String(i + 1).padStart(12, '0')}`,
+    name: `Pool ${String(i + 1).padStart(3, '0')}`,
+  }));
+  return { ...DEFAULT_SEED, catalogs };
 }

@@ -1,1 +1,2 @@
 export * from './update-catalog-image';
+export * from './rollout';

@@ -1,0 +1,299 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { CitrixClient } from '../src/citrix';
+import { listWorkflows, retryWorkflow, startRollout, createRolloutSchedule } from '../src/operations';
+import { catalogUpdateWorkflowId } from '../src/shared';
+import type { RolloutInput, RolloutProgress } from '../src/shared/rollout';
+import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+import { startCatalogUpdate } from '../src/starter';
+import { startLocalTemporal } from '../src/temporal';
+import { createCatalogWorker } from '../src/worker';
+import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../src/workflows';
+import {
+  acceptedPosts,
+  citrixFor,
+  eventually,
+  failureOf,
+  quietTemporalLogs,
+  seedWithCatalogs,
+  sleep,
+  workflowBundle,
+} from './helpers';
+
+quietTemporalLogs();
+
+const TASK_QUEUE = 'rollout-test';
+const { images } = SEED_IDS;
+const seed = seedWithCatalogs(12);
+const ids = seed.catalogs.map((catalog) => catalog.id);
+
+describe('rolloutImage across many catalogs', () => {
+  let env: TestWorkflowEnvironment;
+  let simulator: RunningSimulator;
+  let citrix: CitrixClient;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+
+  before(async () => {
+    const [started, sim, bundle] = await Promise.all([
+      startLocalTemporal(),
+      startSimulator({ seed, updateDurationMs: 1_000, acceptLagMs: 100 }),
+      workflowBundle(),
+    ]);
+    env = started;
+    simulator = sim;
+    citrix = citrixFor(simulator);
+    worker = await createCatalogWorker({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      citrix,
+      postRetrySettleMs: 500,
+      workflowBundle: bundle,
+    });
+    workerRun = worker.run();
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await workerRun;
+    await citrix?.close();
+    await simulator?.close();
+    await env?.teardown();
+  });
+
+  beforeEach(() => simulator.reset());
+
+  const rollout = (input: Partial<RolloutInput>) =>
+    startRollout(env.client, TASK_QUEUE, { imageId: images.win11Nov, pollIntervalMs: 1_000, ...input });
+  const progressOf = (handle: { query: (q: typeof progressQuery) => Promise<RolloutProgress> }) =>
+    handle.query(progressQuery).catch(() => undefined);
+  const postsTo = (catalogIds: string[]) => catalogIds.reduce((sum, id) => sum + acceptedPosts(simulator, id), 0);
+
+  test('rolls out to 10 catalogs in a canary wave and two batches, one wave after the other', async () => {
+    const targets = ids.slice(0, 10);
+    const handle = await rollout({ catalogIds: targets, canaryCount: 1, batchSize: 5, maxParallel: 3 });
+    const result = await handle.result();
+
+    assert.equal(result.phase, 'completed');
+    assert.deepEqual(
+      result.waves.map((w) => w.catalogIds.length),
+      [1, 5, 4],
+    );
+    assert.ok(result.catalogs.every((c) => c.state === 'updated'));
+    for (const id of targets) assert.equal(acceptedPosts(simulator, id), 1);
+    for (let wave = 1; wave < result.waves.length; wave++) {
+      const previousEnd = Date.parse(result.waves[wave - 1]!.finishedAt!);
+      const starts = result.catalogs.filter((c) => c.wave === wave).map((c) => Date.parse(c.startedAt!));
+      assert.ok(Math.min(...starts) >= previousEnd, `wave ${wave + 1} started before wave ${wave} finished`);
+    }
+    for (const id of targets) assert.equal((await citrix.getCatalog(id)).imageId, images.win11Nov);
+    assert.equal(result.catalogs[0]!.previousImageId, images.win11Oct);
+  });
+
+  test('waits at the approval gate until someone approves, and records who did', async () => {
+    const targets = ids.slice(0, 3);
+    const handle = await rollout({ catalogIds: targets, canaryCount: 1, batchSize: 2, approval: 'afterCanary' });
+    await eventually(
+      async () => ((await progressOf(handle))?.phase === 'awaitingApproval' ? true : undefined),
+      20_000,
+      'the gate',
+    );
+    assert.equal(postsTo(targets.slice(1)), 0, 'nothing past the canary was posted before approval');
+    await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: '  ' }] }), WorkflowUpdateFailedError);
+
+    const approval = await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
+    assert.deepEqual(approval, { wave: 1, approvedBy: 'alice' });
+    const result = await handle.result();
+    assert.equal(result.phase, 'completed');
+    assert.equal(result.waves[1]!.approvedBy, 'alice');
+    assert.equal(postsTo(targets), 3);
+    await assert.rejects(handle.executeUpdate(approveUpdate, { args: [{ by: 'bob' }] }));
+  });
+
+  test('a failure in wave 2 halts the rollout and rolls the moved catalogs back', async () => {
+    const targets = ids.slice(0, 6);
+    simulator.addFault({
+      match: { catalogId: targets[2] },
+      action: { type: 'failNextUpdate', subState: 'ErrorMasterImageProvisioningFailed', atPercent: 30 },
+    });
+    const handle = await rollout({
+      catalogIds: targets,
+      canaryCount: 1,
+      batchSize: 2,
+      maxParallel: 2,
+      rollbackOnHalt: true,
+    });
+    const failure = await failureOf(handle.result());
+    assert.equal(failure.type, 'RolloutHalted');
+    const progress = failure.details?.[0] as RolloutProgress;
+    const state = (id: string) => progress.catalogs.find((c) => c.catalogId === id)!.state;
+
+    assert.equal(state(targets[2]!), 'failed');
+    assert.match(
+      progress.catalogs.find((c) => c.catalogId === targets[2])!.error!.message,
+      /ErrorMasterImageProvisioningFailed/,
+    );
+    for (const id of targets.slice(3)) assert.equal(state(id), 'notStarted');
+    assert.equal(postsTo(targets.slice(3)), 0, 'waves 3 and 4 were never posted');
+    for (const id of [targets[0]!, targets[1]!]) {
+      assert.equal(state(id), 'rolledBack');
+      assert.equal((await citrix.getCatalog(id)).imageId, images.win11Oct, 'back on its previous image');
+    }
+  });
+
+  test('pause finishes the catalogs in flight and starts no new one until resume', async () => {
+    const targets = ids.slice(0, 4);
+    simulator.setTiming({ updateDurationMs: 2_000 });
+    const handle = await rollout({ catalogIds: targets, canaryCount: 0, batchSize: 4, maxParallel: 1 });
+    await eventually(() => (acceptedPosts(simulator) >= 1 ? true : undefined), 20_000, 'the first post');
+    await handle.signal(pauseSignal);
+    await eventually(
+      async () => {
+        const progress = await progressOf(handle);
+        return progress?.catalogs.filter((c) => c.state === 'updated').length === 1 ? true : undefined;
+      },
+      20_000,
+      'the in-flight catalog to finish',
+    );
+    await sleep(2_000);
+    assert.equal(acceptedPosts(simulator), 1, 'no new catalog started while paused');
+    assert.equal((await progressOf(handle))?.paused, true);
+
+    await handle.signal(resumeSignal);
+    const result = await handle.result();
+    assert.equal(result.phase, 'completed');
+    assert.equal(postsTo(targets), 4);
+  });
+
+  test('abort mid-wave watches the catalog in flight to its end and starts no other', async () => {
+    const targets = ids.slice(0, 4);
+    simulator.setTiming({ updateDurationMs: 2_000 });
+    const handle = await rollout({ catalogIds: targets, canaryCount: 0, batchSize: 4, maxParallel: 1 });
+    await eventually(() => (acceptedPosts(simulator) >= 1 ? true : undefined), 20_000, 'the first post');
+    await handle.signal(abortSignal, { reason: 'change freeze', by: 'ops' });
+    const result = await handle.result();
+    assert.equal(result.phase, 'aborted');
+    assert.match(result.reason ?? '', /change freeze/);
+    assert.equal(result.catalogs[0]!.state, 'updated');
+    assert.ok(result.catalogs.slice(1).every((c) => c.state === 'notStarted'));
+    assert.equal(acceptedPosts(simulator), 1);
+  });
+
+  test('a dry run resolves the targets and the plan, and posts nothing', async () => {
+    simulator.patchCatalog(ids[1]!, { imageId: images.win11Nov });
+    simulator.patchCatalog(ids[2]!, { state: 'Error', subState: 'ErrorMasterImageNotFound' });
+    const handle = await rollout({
+      allCatalogs: true,
+      catalogNamePattern: '^Pool 00[1-5]$',
+      dryRun: true,
+      batchSize: 2,
+    });
+    const plan = await handle.result();
+    assert.equal(plan.phase, 'planned');
+    assert.equal(plan.catalogs.length, 5);
+    assert.deepEqual(
+      plan.waves.map((w) => w.catalogIds.length),
+      [1, 2, 2],
+    );
+    assert.equal(plan.catalogs.find((c) => c.catalogId === ids[1])!.state, 'alreadyCurrent');
+    assert.equal(plan.catalogs.find((c) => c.catalogId === ids[2])!.error?.type, 'CatalogNotReady');
+    assert.equal(simulator.requests().filter((r) => r.operation === 'updateImage').length, 0);
+  });
+
+  test('a rollout told to start later waits durably and touches nothing before then', async () => {
+    const startAt = new Date(Date.now() + 3_000).toISOString();
+    const handle = await rollout({ catalogIds: ids.slice(0, 1), startAt });
+    await eventually(async () => ((await progressOf(handle))?.phase === 'waitingForStart' ? true : undefined));
+    assert.equal(simulator.requests().length, 0);
+    const result = await handle.result();
+    assert.equal(result.phase, 'completed');
+    const firstCall = simulator.requests()[0]!;
+    assert.ok(Date.parse(firstCall.time) >= Date.parse(startAt) - 50, 'nothing was called before startAt');
+  });
+
+  test('two rollouts sharing a catalog never update it twice', async () => {
+    simulator.setTiming({ updateDurationMs: 3_000 });
+    const shared = ids[0]!;
+    const first = await rollout({ rolloutId: 'first', catalogIds: [shared], canaryCount: 0 });
+    await eventually(() => (acceptedPosts(simulator, shared) === 1 ? true : undefined), 20_000, 'the first post');
+    const second = await rollout({
+      rolloutId: 'second',
+      catalogIds: [shared, ids[1]!],
+      canaryCount: 0,
+      failureBudget: 1,
+    });
+    const secondResult = await second.result();
+    assert.equal((await first.result()).phase, 'completed');
+    const sharedEntry = secondResult.catalogs.find((c) => c.catalogId === shared)!;
+    assert.equal(sharedEntry.state, 'failed');
+    assert.equal(sharedEntry.error?.type, 'CatalogBusy');
+    assert.equal(acceptedPosts(simulator, shared), 1);
+    assert.equal(acceptedPosts(simulator, ids[1]!), 1);
+  });
+
+  test('catalog updates are found by catalog, image and rollout search attributes', async () => {
+    const handle = await rollout({ rolloutId: 'searchable', catalogIds: ids.slice(0, 2), canaryCount: 0 });
+    await handle.result();
+    const byRollout = await eventually(
+      async () => {
+        const found = await listWorkflows(env.client, { rolloutId: 'searchable', type: 'update' });
+        return found.length === 2 ? found : undefined;
+      },
+      20_000,
+      'visibility to index the updates',
+    );
+    assert.deepEqual(byRollout.map((w) => w.workflowId).sort(), ids.slice(0, 2).map(catalogUpdateWorkflowId).sort());
+    const byCatalog = await listWorkflows(env.client, { catalogId: ids[0]!, imageId: images.win11Nov });
+    assert.ok(byCatalog.some((w) => w.workflowId === catalogUpdateWorkflowId(ids[0]!)));
+    const rollouts = await listWorkflows(env.client, { type: 'rollout', rolloutId: 'searchable' });
+    assert.equal(rollouts.length, 1);
+  });
+
+  test('retry starts a fresh run of a failed update from its recorded input', async () => {
+    const catalogId = ids[5]!;
+    simulator.patchCatalog(catalogId, { state: 'Processing' });
+    const { handle } = await startCatalogUpdate(env.client, TASK_QUEUE, {
+      catalogId,
+      imageId: images.win11Dec,
+      pollIntervalMs: 1_000,
+    });
+    assert.equal((await failureOf(handle.result())).type, 'CatalogNotReady');
+    simulator.patchCatalog(catalogId, { state: 'Active' });
+
+    const retried = await retryWorkflow(env.client, handle.workflowId);
+    const result = await env.client.workflow.getHandle(retried.workflowId).result();
+    assert.equal(result.outcome, 'updated');
+    assert.equal(result.imageId, images.win11Dec);
+    await assert.rejects(retryWorkflow(env.client, handle.workflowId), /only a failed/);
+  });
+
+  test('a schedule starts a rollout when triggered, with the newest image matching a pattern', async () => {
+    const schedule = await createRolloutSchedule(env.client, TASK_QUEUE, {
+      scheduleId: 'patch-wednesday',
+      cron: ['0 3 * * 3'],
+      timeZone: 'Europe/Berlin',
+      rollout: { imageNamePattern: '^Win11 24H2', catalogIds: ids.slice(6, 8), canaryCount: 0, pollIntervalMs: 1_000 },
+    });
+    try {
+      await schedule.trigger();
+      const run = await eventually(
+        async () => {
+          const described = await schedule.describe();
+          return described.info.recentActions[0]?.action.workflow.workflowId;
+        },
+        20_000,
+        'the scheduled run',
+      );
+      const result = await env.client.workflow.getHandle(run).result();
+      assert.equal(result.phase, 'completed');
+      assert.equal(result.imageId, images.win11Dec, 'the newest Ready image whose name matches');
+      assert.equal(result.rolloutId, run);
+      assert.equal(postsTo(ids.slice(6, 8)), 2);
+    } finally {
+      await schedule.delete();
+    }
+  });
+});
