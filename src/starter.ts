@@ -1,5 +1,4 @@
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import ms from 'ms';
+import { Command, CommanderError, Option } from 'commander';
 import {
   type Client,
   WorkflowExecutionAlreadyStartedError,
@@ -8,7 +7,9 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { CitrixClient, isGuid } from './citrix';
-import { ConfigError, loadCitrixConfig, loadTemporalConfig } from './config';
+import { ConfigError, loadCitrixConfig } from './config';
+import { duration, integer, print, withClient } from './cli-support';
+import { addOperationCommands } from './operations-cli';
 import { describeStatus, explainFailure, watchUpdate } from './progress';
 import {
   type CatalogUpdateResult,
@@ -18,7 +19,6 @@ import {
   catalogUpdateWorkflowId,
   parseUpdateCatalogImageInput,
 } from './shared';
-import { connectClient } from './temporal';
 import { statusQuery, updateCatalogImage } from './workflows';
 
 export class CatalogBusyError extends Error {
@@ -66,40 +66,12 @@ export async function startCatalogUpdate(
   }
 }
 
-function duration(value: string): number {
-  const parsed = /[a-z]/i.test(value) ? ms(value as ms.StringValue) : undefined;
-  if (parsed === undefined || !Number.isFinite(parsed) || parsed <= 0) {
-    throw new InvalidArgumentError('expected a duration with a unit, such as 30s, 5m or 2h');
-  }
-  return parsed;
-}
-
-function integer(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed)) throw new InvalidArgumentError('expected a whole number');
-  return parsed;
-}
-
 function workflowIdFor(idOrCatalog: string): string {
   return isGuid(idOrCatalog) ? catalogUpdateWorkflowId(idOrCatalog) : idOrCatalog;
 }
 
-function print(json: boolean, value: unknown, human: string): void {
-  console.log(json ? JSON.stringify(value) : human);
-}
-
 function printResult(json: boolean, result: CatalogUpdateResult): void {
   print(json, { event: 'result', ...result }, `${result.outcome}: ${result.message}`);
-}
-
-async function withClient<T>(fn: (client: Client, taskQueue: string) => Promise<T>): Promise<T> {
-  const config = loadTemporalConfig();
-  const client = await connectClient(config);
-  try {
-    return await fn(client, config.taskQueue);
-  } finally {
-    await client.connection.close();
-  }
 }
 
 async function withCitrix<T>(fn: (citrix: CitrixClient) => Promise<T>): Promise<T> {
@@ -260,6 +232,7 @@ export function buildProgram(): Command {
       });
     });
 
+  addOperationCommands(program);
   return program;
 }
 
