@@ -136,7 +136,12 @@ export interface ListFilters {
 /** A visibility query over the project's search attributes, for `list` and the Temporal UI alike. */
 export function listQuery(filters: ListFilters): string {
   const clauses: string[] = [];
-  const quote = (value: string) => `'${value.replace(/'/g, "\\'")}'`;
+  // Every id the project uses is a GUID or a short safe name; anything else is a typo, not a value to escape.
+  const quote = (value: string) => {
+    if (!/^[A-Za-z0-9._:-]{1,128}$/.test(value))
+      throw new InvalidInputError([`"${value}" is not a valid id to filter on`]);
+    return `'${value}'`;
+  };
   if (filters.type === 'update') clauses.push(`WorkflowType = 'updateCatalogImage'`);
   if (filters.type === 'rollout') clauses.push(`WorkflowType = 'rolloutImage'`);
   if (filters.running) clauses.push(`ExecutionStatus = 'Running'`);

@@ -96,6 +96,6 @@ describe('list queries', () => {
       `WorkflowType = 'updateCatalogImage' AND ExecutionStatus IN ('Failed', 'TimedOut', 'Terminated') AND CatalogId = '${ids[0]}'`,
     );
     assert.equal(listQuery({}), `WorkflowType IN ('updateCatalogImage', 'rolloutImage')`);
-    assert.equal(listQuery({ rolloutId: "x' OR 1=1" }), `RolloutId = 'x\\' OR 1=1'`);
+    assert.throws(() => listQuery({ rolloutId: "x' OR RolloutId != '" }), InvalidInputError);
   });
 });
