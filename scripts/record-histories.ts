@@ -3,7 +3,7 @@
  * making the change replay-safe with `patched()` or a new workflow type, and commit the new files next to the old ones:
  * old histories must keep replaying.
  *
- *   npm run histories:record -- [label]      (label defaults to the package version)
+ *   npm run histories:record -- [label] [name filter]   (label defaults to the package version)
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,26 +13,32 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { version } from '../package.json';
 import { CitrixClient } from '../src/citrix';
 import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+import { startRollout } from '../src/operations';
 import { catalogUpdateWorkflowId, type UpdateCatalogImageInput } from '../src/shared';
+import type { RolloutInput } from '../src/shared/rollout';
 import { startLocalTemporal } from '../src/temporal';
 import { createCatalogWorker } from '../src/worker';
-import { statusQuery, updateCatalogImage } from '../src/workflows';
+import { abortSignal, approveUpdate, progressQuery, statusQuery, updateCatalogImage } from '../src/workflows';
 
 const TASK_QUEUE = 'record-histories';
 const { catalogs, images } = SEED_IDS;
 
 interface Scenario {
   name: string;
-  input: UpdateCatalogImageInput;
+  /** A single catalog update, or a rollout. */
+  input: UpdateCatalogImageInput | RolloutInput;
   arrange?: (simulator: RunningSimulator) => void;
   act?: (handle: WorkflowHandle) => Promise<void>;
 }
 
+const isRollout = (input: Scenario['input']): input is RolloutInput => !('catalogId' in input);
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function waitForPhase(handle: WorkflowHandle, phase: string): Promise<void> {
+  const query = handle.workflowId.startsWith('rollout-') ? progressQuery.name : statusQuery.name;
   for (let i = 0; i < 200; i++) {
-    const status = await handle.query(statusQuery).catch(() => undefined);
+    const status = await handle.query<{ phase: string }>(query).catch(() => undefined);
     if (status?.phase === phase) return;
     await sleep(100);
   }
@@ -40,6 +46,7 @@ async function waitForPhase(handle: WorkflowHandle, phase: string): Promise<void
 }
 
 const base = { imageId: images.win11Nov, pollIntervalMs: 1_000 };
+const rollout = { imageId: images.win11Nov, pollIntervalMs: 1_000, canaryCount: 1, notify: true };
 const scenarios: Scenario[] = [
   { name: 'updated', input: { ...base, catalogId: catalogs.finance } },
   { name: 'already-current', input: { ...base, catalogId: catalogs.finance, imageId: images.win11Oct } },
@@ -79,16 +86,53 @@ const scenarios: Scenario[] = [
       await handle.cancel();
     },
   },
+  {
+    name: 'rollout-completed',
+    input: { ...rollout, catalogIds: [catalogs.finance, catalogs.engineering, catalogs.sales], batchSize: 2 },
+  },
+  {
+    name: 'rollout-halted-rolled-back',
+    input: {
+      ...rollout,
+      catalogIds: [catalogs.finance, catalogs.engineering, catalogs.sales, catalogs.legal],
+      batchSize: 2,
+      rollbackOnHalt: true,
+    },
+    arrange: (sim) =>
+      sim.addFault({
+        match: { catalogId: catalogs.sales },
+        action: { type: 'failNextUpdate', subState: 'ErrorMasterImageNotFound' },
+      }),
+  },
+  {
+    name: 'rollout-approved-then-aborted',
+    input: {
+      ...rollout,
+      catalogIds: [catalogs.finance, catalogs.engineering, catalogs.sales],
+      batchSize: 1,
+      approval: 'everyWave',
+    },
+    act: async (handle) => {
+      await waitForPhase(handle, 'awaitingApproval');
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'recorder' }] });
+      await sleep(500);
+      await handle.signal(abortSignal, { reason: 'recorded abort', by: 'recorder' });
+    },
+  },
+  { name: 'rollout-dry-run', input: { ...rollout, allCatalogs: true, dryRun: true } },
 ];
 
 async function record(env: TestWorkflowEnvironment, simulator: RunningSimulator, scenario: Scenario, dir: string) {
   simulator.reset();
   scenario.arrange?.(simulator);
-  const handle = await env.client.workflow.start(updateCatalogImage, {
-    taskQueue: TASK_QUEUE,
-    workflowId: `${catalogUpdateWorkflowId(scenario.input.catalogId)}-${scenario.name}`,
-    args: [scenario.input],
-  });
+  const input = scenario.input;
+  const handle: WorkflowHandle = isRollout(input)
+    ? await startRollout(env.client, TASK_QUEUE, { ...input, rolloutId: scenario.name })
+    : await env.client.workflow.start(updateCatalogImage, {
+        taskQueue: TASK_QUEUE,
+        workflowId: `${catalogUpdateWorkflowId(input.catalogId)}-${scenario.name}`,
+        args: [input],
+      });
   await scenario.act?.(handle);
   await handle.result().catch(() => undefined);
   // Every run of the chain, oldest first: an update that continued as new has runs that end in ContinuedAsNew.
@@ -112,6 +156,7 @@ async function recordOn(
   dir: string,
   options: { extraArgs?: string[]; updateDurationMs: number },
 ): Promise<void> {
+  if (scenarios.length === 0) return;
   const env = await startLocalTemporal({ extraArgs: options.extraArgs });
   const simulator = await startSimulator({ updateDurationMs: options.updateDurationMs, acceptLagMs: 300 });
   const citrix = new CitrixClient({
@@ -140,11 +185,12 @@ async function recordOn(
 
 async function main(): Promise<void> {
   const label = process.argv[2] ?? version;
+  const only = (list: Scenario[]) => list.filter((scenario) => scenario.name.includes(process.argv[3] ?? ''));
   const dir = path.resolve(__dirname, '../test/histories', String(label));
   await mkdir(dir, { recursive: true });
-  await recordOn(scenarios, dir, { updateDurationMs: 4_000 });
+  await recordOn(only(scenarios), dir, { updateDurationMs: 4_000 });
   // A low threshold makes the server suggest continue-as-new within seconds rather than days.
-  await recordOn([{ name: 'continued-as-new', input: { ...base, catalogId: catalogs.finance } }], dir, {
+  await recordOn(only([{ name: 'continued-as-new', input: { ...base, catalogId: catalogs.finance } }]), dir, {
     extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=20'],
     updateDurationMs: 10_000,
   });
