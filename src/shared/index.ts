@@ -119,7 +119,7 @@ export type UpdateCatalogImageRequest = z.output<typeof updateCatalogImageInputS
 export class InvalidInputError extends Error {
   override name = 'InvalidInputError';
   constructor(readonly problems: string[]) {
-    super(`invalid update request: ${problems.join('; ')}`);
+    super(`invalid input: ${problems.join('; ')}`);
   }
 }
 

@@ -117,31 +117,35 @@ export const rolloutInputSchema = z
     requestedBy: z.string().trim().max(256).optional(),
   })
   .strict()
-  .superRefine((input, ctx) => {
-    const issue = (message: string, path: string) => ctx.addIssue({ code: 'custom', message, path: [path] });
-    if (!input.imageId === !input.imageNamePattern)
-      issue('give exactly one of imageId and imageNamePattern', 'imageId');
-    const sources = [input.catalogIds !== undefined, input.allCatalogs, input.waves !== undefined].filter(Boolean);
-    if (sources.length !== 1) issue('give exactly one of catalogIds, allCatalogs and waves', 'catalogIds');
-    if (input.catalogNamePattern && !input.allCatalogs)
-      issue('catalogNamePattern goes with allCatalogs', 'catalogNamePattern');
-    for (const [field, pattern] of [
-      ['imageNamePattern', input.imageNamePattern],
-      ['catalogNamePattern', input.catalogNamePattern],
-    ] as const) {
-      if (pattern === undefined) continue;
-      try {
-        new RegExp(pattern, 'i');
-      } catch {
-        issue(`${field} is not a valid regular expression`, field);
+  .superRefine(
+    (input, ctx) => {
+      const issue = (message: string, path: string) => ctx.addIssue({ code: 'custom', message, path: [path] });
+      if (!input.imageId === !input.imageNamePattern)
+        issue('give exactly one of imageId and imageNamePattern', 'imageId');
+      const sources = [input.catalogIds !== undefined, input.allCatalogs, input.waves !== undefined].filter(Boolean);
+      if (sources.length !== 1) issue('give exactly one of catalogIds, allCatalogs and waves', 'catalogIds');
+      if (input.catalogNamePattern && !input.allCatalogs)
+        issue('catalogNamePattern goes with allCatalogs', 'catalogNamePattern');
+      for (const [field, pattern] of [
+        ['imageNamePattern', input.imageNamePattern],
+        ['catalogNamePattern', input.catalogNamePattern],
+      ] as const) {
+        if (pattern === undefined) continue;
+        try {
+          new RegExp(pattern, 'i');
+        } catch {
+          issue(`${field} is not a valid regular expression`, field);
+        }
       }
-    }
-    if (input.canaryCount !== undefined && input.canaryPercent !== undefined) {
-      issue('give canaryCount or canaryPercent, not both', 'canaryCount');
-    }
-    if (input.startAt !== undefined && Number.isNaN(Date.parse(input.startAt)))
-      issue('startAt is not a date', 'startAt');
-  });
+      if (input.canaryCount !== undefined && input.canaryPercent !== undefined) {
+        issue('give canaryCount or canaryPercent, not both', 'canaryCount');
+      }
+      if (input.startAt !== undefined && Number.isNaN(Date.parse(input.startAt)))
+        issue('startAt is not a date', 'startAt');
+    },
+    // Run these checks even when a field is malformed, so that one message names every problem.
+    { when: ({ value }: { value: unknown }) => typeof value === 'object' && value !== null } as never,
+  );
 
 export type RolloutInput = z.input<typeof rolloutInputSchema>;
 export type RolloutRequest = z.output<typeof rolloutInputSchema>;

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import type { CitrixClient } from '../src/citrix';
+import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+import { startLocalTemporal } from '../src/temporal';
+import { createCatalogWorker } from '../src/worker';
+import { acceptedPosts, citrixFor, freePort, quietTemporalLogs, workflowBundle } from './helpers';
+
+quietTemporalLogs();
+
+const TASK_QUEUE = 'rollout-cli-test';
+const ROOT = path.resolve(__dirname, '..');
+const { catalogs, images } = SEED_IDS;
+
+describe('the rollout, list, history and schedule commands', () => {
+  let env: TestWorkflowEnvironment;
+  let simulator: RunningSimulator;
+  let citrix: CitrixClient;
+  let worker: Worker;
+  let workerRun: Promise<void>;
+  let address: string;
+  let dir: string;
+
+  before(async () => {
+    const port = await freePort();
+    address = `127.0.0.1:${port}`;
+    const [started, sim, bundle] = await Promise.all([
+      startLocalTemporal({ port }),
+      startSimulator({ updateDurationMs: 1_000, acceptLagMs: 100 }),
+      workflowBundle(),
+    ]);
+    env = started;
+    simulator = sim;
+    citrix = citrixFor(simulator);
+    worker = await createCatalogWorker({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      citrix,
+      workflowBundle: bundle,
+    });
+    workerRun = worker.run();
+    dir = await mkdtemp(path.join(tmpdir(), 'catalog-rollout-cli-'));
+  });
+
+  after(async () => {
+    worker?.shutdown();
+    await workerRun;
+    await citrix?.close();
+    await simulator?.close();
+    await env?.teardown();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/starter.ts', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: TASK_QUEUE },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const [code] = await once(child, 'exit');
+    return { code, stdout, stderr };
+  }
+  const jsonLines = (stdout: string) =>
+    stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+
+  test('rollout start --wait --json follows a rollout to the end and status reports it', async () => {
+    const targets = [catalogs.finance, catalogs.engineering, catalogs.sales];
+    const run = await cli(
+      'rollout',
+      'start',
+      '--id',
+      'cli',
+      '--image',
+      images.win11Nov,
+      '--catalogs',
+      targets.join(','),
+      '--canary',
+      '1',
+      '--batch-size',
+      '2',
+      '--poll-interval',
+      '1s',
+      '--wait',
+      '--json',
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const events = jsonLines(run.stdout);
+    assert.deepEqual(events[0], { event: 'started', workflowId: 'rollout-cli' });
+    assert.ok(events.some((e) => e.event === 'progress' && e.phase === 'running'));
+    const result = events.at(-1);
+    assert.equal(result.event, 'result');
+    assert.equal(result.phase, 'completed');
+    for (const id of targets) assert.equal(acceptedPosts(simulator, id), 1);
+
+    const status = await cli('rollout', 'status', 'cli', '--json');
+    assert.equal(JSON.parse(status.stdout).phase, 'completed');
+    const list = await cli('list', '--rollout', 'cli', '--type', 'update', '--json');
+    assert.equal(JSON.parse(list.stdout).length, 3);
+
+    const file = path.join(dir, 'rollout-cli.json');
+    const exported = await cli('history', 'export', 'rollout-cli', '--out', file);
+    assert.equal(exported.code, 0, exported.stderr);
+    const history = JSON.parse(await readFile(file, 'utf8'));
+    assert.equal(history.events[0].eventType, 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
+  });
+
+  test('a rollout that halts makes rollout start --wait exit non-zero with the reason', async () => {
+    simulator.addFault({
+      match: { catalogId: catalogs.legal },
+      action: { type: 'failNextUpdate', subState: 'ErrorMasterImageVerificationFailed' },
+    });
+    const run = await cli(
+      'rollout',
+      'start',
+      '--id',
+      'cli-halt',
+      '--image',
+      images.win11Dec,
+      '--catalogs',
+      `${catalogs.legal},${catalogs.hr}`,
+      '--canary',
+      '1',
+      '--poll-interval',
+      '1s',
+      '--wait',
+    );
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /halted: 1 catalog\(s\) failed/);
+    assert.match(run.stdout, /failed\s+Legal/);
+    assert.equal(acceptedPosts(simulator, catalogs.hr), 0, 'the wave after the failed canary never started');
+    const failed = await cli('list', '--failed', '--type', 'rollout', '--json');
+    assert.ok(JSON.parse(failed.stdout).some((w: { workflowId: string }) => w.workflowId === 'rollout-cli-halt'));
+  });
+
+  test('schedule create, list, trigger and delete manage a scheduled rollout', async () => {
+    const created = await cli(
+      'schedule',
+      'create',
+      '--id',
+      'cli-schedule',
+      '--cron',
+      '0 3 * * 3',
+      '--time-zone',
+      'Europe/Berlin',
+      '--image-pattern',
+      '^Win11',
+      '--catalogs',
+      catalogs.callCenter,
+      '--canary',
+      '0',
+      '--dry-run',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const listed = await cli('schedule', 'list', '--json');
+    assert.ok(JSON.parse(listed.stdout).some((s: { scheduleId: string }) => s.scheduleId === 'cli-schedule'));
+    assert.equal((await cli('schedule', 'trigger', 'cli-schedule')).code, 0);
+    assert.equal((await cli('schedule', 'delete', 'cli-schedule')).code, 0);
+    const after = await cli('schedule', 'list', '--json');
+    assert.ok(!JSON.parse(after.stdout).some((s: { scheduleId: string }) => s.scheduleId === 'cli-schedule'));
+  });
+
+  test('bad rollout input exits 2 with every problem named', async () => {
+    const run = await cli('rollout', 'start', '--catalogs', 'not-a-guid', '--window', 'Caturday 01:00-05:00 UTC');
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /imageId/);
+    assert.match(run.stderr, /catalogIds/);
+    assert.match(run.stderr, /maintenanceWindow\.days/);
+  });
+});
