@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import type { CitrixClient } from '../src/citrix';
 import { catalogUpdateWorkflowId } from '../src/shared';
-import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
-import { startTimeSkippingTemporal } from '../src/temporal';
-import { createCatalogWorker } from '../src/worker';
+import { SEED_IDS, type RunningSimulator } from '../src/simulator';
 import { updateCatalogImage } from '../src/workflows';
-import { acceptedPosts, citrixFor, eventually, failureOf, workflowBundle, quietTemporalLogs } from './helpers';
+import { acceptedPosts, eventually, failureOf, quietTemporalLogs } from './helpers';
+import { startStack, type TestStack } from './stack';
 
 quietTemporalLogs();
 
@@ -17,38 +14,21 @@ const HOUR = 3_600_000;
 const { catalogs, images } = SEED_IDS;
 
 describe('hour-long updates on the time-skipping test server', () => {
+  let stack: TestStack;
   let env: TestWorkflowEnvironment;
   let simulator: RunningSimulator;
-  let citrix: CitrixClient;
-  let worker: Worker;
-  let workerRun: Promise<void>;
 
   before(async () => {
-    const [started, sim, bundle] = await Promise.all([
-      startTimeSkippingTemporal(),
-      // The catalog stays Processing until the test says otherwise.
-      startSimulator({ updateDurationMs: Infinity, acceptLagMs: 0 }),
-      workflowBundle(),
-    ]);
-    env = started;
-    simulator = sim;
-    citrix = citrixFor(simulator);
-    worker = await createCatalogWorker({
-      connection: env.nativeConnection,
+    // The catalog stays Processing until the test says otherwise.
+    stack = await startStack({
       taskQueue: TASK_QUEUE,
-      citrix,
-      workflowBundle: bundle,
+      server: 'timeSkipping',
+      simulator: { updateDurationMs: Infinity, acceptLagMs: 0 },
     });
-    workerRun = worker.run();
+    ({ env, simulator } = stack);
   });
 
-  after(async () => {
-    worker?.shutdown();
-    await workerRun;
-    await citrix?.close();
-    await simulator?.close();
-    await env?.teardown();
-  });
+  after(() => stack?.stop());
 
   const catalogReads = (catalogId: string) =>
     simulator.requests().filter((r) => r.operation === 'catalog' && r.path.includes(catalogId)).length;

@@ -5,13 +5,9 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import type { CitrixClient } from '../src/citrix';
-import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
-import { startLocalTemporal } from '../src/temporal';
-import { createCatalogWorker } from '../src/worker';
-import { acceptedPosts, citrixFor, freePort, quietTemporalLogs, workflowBundle } from './helpers';
+import { SEED_IDS, type RunningSimulator } from '../src/simulator';
+import { acceptedPosts, freePort, quietTemporalLogs } from './helpers';
+import { startStack, type TestStack } from './stack';
 
 quietTemporalLogs();
 
@@ -20,41 +16,21 @@ const ROOT = path.resolve(__dirname, '..');
 const { catalogs, images } = SEED_IDS;
 
 describe('the rollout, list, history and schedule commands', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
   let simulator: RunningSimulator;
-  let citrix: CitrixClient;
-  let worker: Worker;
-  let workerRun: Promise<void>;
   let address: string;
   let dir: string;
 
   before(async () => {
     const port = await freePort();
     address = `127.0.0.1:${port}`;
-    const [started, sim, bundle] = await Promise.all([
-      startLocalTemporal({ port }),
-      startSimulator({ updateDurationMs: 1_000, acceptLagMs: 100 }),
-      workflowBundle(),
-    ]);
-    env = started;
-    simulator = sim;
-    citrix = citrixFor(simulator);
-    worker = await createCatalogWorker({
-      connection: env.nativeConnection,
-      taskQueue: TASK_QUEUE,
-      citrix,
-      workflowBundle: bundle,
-    });
-    workerRun = worker.run();
+    stack = await startStack({ taskQueue: TASK_QUEUE, port, simulator: { updateDurationMs: 1_000, acceptLagMs: 100 } });
+    ({ simulator } = stack);
     dir = await mkdtemp(path.join(tmpdir(), 'catalog-rollout-cli-'));
   });
 
   after(async () => {
-    worker?.shutdown();
-    await workerRun;
-    await citrix?.close();
-    await simulator?.close();
-    await env?.teardown();
+    await stack?.stop();
     await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,13 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import type { CitrixClient } from '../src/citrix';
 import { startRollout } from '../src/operations';
-import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
-import { startLocalTemporal } from '../src/temporal';
-import { createCatalogWorker } from '../src/worker';
-import { acceptedPosts, citrixFor, quietTemporalLogs, seedWithCatalogs, workflowBundle } from './helpers';
+import { SEED_IDS, type RunningSimulator } from '../src/simulator';
+import { acceptedPosts, quietTemporalLogs, seedWithCatalogs } from './helpers';
+import { startStack, type TestStack } from './stack';
 
 quietTemporalLogs();
 
@@ -17,38 +14,21 @@ const CATALOGS = 300;
 const HISTORY_WARNING_EVENTS = 10_240;
 
 describe('a rollout over 300 catalogs', () => {
+  let stack: TestStack;
   let env: TestWorkflowEnvironment;
   let simulator: RunningSimulator;
-  let citrix: CitrixClient;
-  let worker: Worker;
-  let workerRun: Promise<void>;
 
   before(async () => {
-    const [started, sim, bundle] = await Promise.all([
-      startLocalTemporal(),
-      startSimulator({ seed: seedWithCatalogs(CATALOGS), updateDurationMs: 1_000, acceptLagMs: 100 }),
-      workflowBundle(),
-    ]);
-    env = started;
-    simulator = sim;
-    citrix = citrixFor(simulator, { maxConnections: 64 });
-    worker = await createCatalogWorker({
-      connection: env.nativeConnection,
+    stack = await startStack({
       taskQueue: TASK_QUEUE,
-      citrix,
-      postRetrySettleMs: 500,
-      workflowBundle: bundle,
+      simulator: { seed: seedWithCatalogs(CATALOGS), updateDurationMs: 1_000, acceptLagMs: 100 },
+      citrix: { maxConnections: 64 },
+      worker: { postRetrySettleMs: 500 },
     });
-    workerRun = worker.run();
+    ({ env, simulator } = stack);
   });
 
-  after(async () => {
-    worker?.shutdown();
-    await workerRun;
-    await citrix?.close();
-    await simulator?.close();
-    await env?.teardown();
-  });
+  after(() => stack?.stop());
 
   test('updates every catalog once and keeps its history under Temporal warning thresholds', async (t) => {
     const started = Date.now();

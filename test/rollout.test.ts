@@ -2,26 +2,15 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import type { CitrixClient } from '../src/citrix';
 import { listWorkflows, retryWorkflow, startRollout, createRolloutSchedule } from '../src/operations';
 import { catalogUpdateWorkflowId } from '../src/shared';
 import type { RolloutInput, RolloutProgress } from '../src/shared/rollout';
-import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+import { SEED_IDS, type RunningSimulator } from '../src/simulator';
 import { startCatalogUpdate } from '../src/starter';
-import { startLocalTemporal } from '../src/temporal';
-import { createCatalogWorker } from '../src/worker';
 import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../src/workflows';
-import {
-  acceptedPosts,
-  citrixFor,
-  eventually,
-  failureOf,
-  quietTemporalLogs,
-  seedWithCatalogs,
-  sleep,
-  workflowBundle,
-} from './helpers';
+import { acceptedPosts, eventually, failureOf, quietTemporalLogs, seedWithCatalogs, sleep } from './helpers';
+import { startStack, type TestStack } from './stack';
 
 quietTemporalLogs();
 
@@ -31,38 +20,21 @@ const seed = seedWithCatalogs(12);
 const ids = seed.catalogs.map((catalog) => catalog.id);
 
 describe('rolloutImage across many catalogs', () => {
+  let stack: TestStack;
   let env: TestWorkflowEnvironment;
   let simulator: RunningSimulator;
   let citrix: CitrixClient;
-  let worker: Worker;
-  let workerRun: Promise<void>;
 
   before(async () => {
-    const [started, sim, bundle] = await Promise.all([
-      startLocalTemporal(),
-      startSimulator({ seed, updateDurationMs: 1_000, acceptLagMs: 100 }),
-      workflowBundle(),
-    ]);
-    env = started;
-    simulator = sim;
-    citrix = citrixFor(simulator);
-    worker = await createCatalogWorker({
-      connection: env.nativeConnection,
+    stack = await startStack({
       taskQueue: TASK_QUEUE,
-      citrix,
-      postRetrySettleMs: 500,
-      workflowBundle: bundle,
+      simulator: { seed, updateDurationMs: 1_000, acceptLagMs: 100 },
+      worker: { postRetrySettleMs: 500 },
     });
-    workerRun = worker.run();
+    ({ env, simulator, citrix } = stack);
   });
 
-  after(async () => {
-    worker?.shutdown();
-    await workerRun;
-    await citrix?.close();
-    await simulator?.close();
-    await env?.teardown();
-  });
+  after(() => stack?.stop());
 
   beforeEach(() => simulator.reset());
 

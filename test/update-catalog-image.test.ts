@@ -3,24 +3,13 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import type { CitrixClient } from '../src/citrix';
 import { catalogUpdateWorkflowId, InvalidInputError, type UpdateCatalogImageInput } from '../src/shared';
-import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+import { SEED_IDS, type RunningSimulator } from '../src/simulator';
 import { CatalogBusyError, startCatalogUpdate } from '../src/starter';
-import { startLocalTemporal } from '../src/temporal';
-import { createCatalogWorker } from '../src/worker';
 import { updateCatalogImage } from '../src/workflows';
-import {
-  acceptedPosts,
-  citrixFor,
-  eventually,
-  failureOf,
-  historiesOf,
-  statusOf,
-  workflowBundle,
-  quietTemporalLogs,
-} from './helpers';
+import { acceptedPosts, eventually, failureOf, historiesOf, statusOf, quietTemporalLogs } from './helpers';
+import { startStack, type TestStack } from './stack';
 
 quietTemporalLogs();
 
@@ -29,38 +18,17 @@ const { catalogs, images } = SEED_IDS;
 const MISSING_GUID = '00000000-0000-4000-8000-000000000000';
 
 describe('updateCatalogImage against a Temporal dev server and the Catalog Service simulator', () => {
+  let stack: TestStack;
   let env: TestWorkflowEnvironment;
   let simulator: RunningSimulator;
   let citrix: CitrixClient;
-  let worker: Worker;
-  let workerRun: Promise<void>;
 
   before(async () => {
-    const [started, sim, bundle] = await Promise.all([
-      startLocalTemporal(),
-      startSimulator({ updateDurationMs: 3_000, acceptLagMs: 300 }),
-      workflowBundle(),
-    ]);
-    env = started;
-    simulator = sim;
-    citrix = citrixFor(simulator);
-    worker = await createCatalogWorker({
-      connection: env.nativeConnection,
-      taskQueue: TASK_QUEUE,
-      citrix,
-      postRetrySettleMs: 1_000,
-      workflowBundle: bundle,
-    });
-    workerRun = worker.run();
+    stack = await startStack({ taskQueue: TASK_QUEUE, simulator: { updateDurationMs: 3_000, acceptLagMs: 300 } });
+    ({ env, simulator, citrix } = stack);
   });
 
-  after(async () => {
-    worker?.shutdown();
-    await workerRun;
-    await citrix?.close();
-    await simulator?.close();
-    await env?.teardown();
-  });
+  after(() => stack?.stop());
 
   // The simulator forgets its tokens on reset: keep every one issued, for the secrets check at the end.
   const issuedTokens = new Set<string>();
