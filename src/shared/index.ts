@@ -28,6 +28,42 @@ const optionalText = (field: string, max: number) =>
     .max(max, `${field} is longer than ${max} characters`)
     .optional();
 
+/** How each catalog is updated: the same for a single update and for every catalog of a rollout. */
+export const catalogUpdateOptions = {
+  /**
+   * `false` for a customer image, `true` for one prepared by Citrix.
+   * @default false
+   */
+  citrixPrepared: z.boolean().default(false),
+  /**
+   * Citrix's `vdaUpdateDelay`, in minutes: -1 updates each machine at its next shutdown (no forced restart),
+   * 0 restarts every machine now, N spreads restarts, with warnings, over N minutes.
+   * @default -1
+   */
+  vdaUpdateDelayMinutes: z
+    .number()
+    .int('vdaUpdateDelayMinutes must be a whole number of minutes')
+    .min(-1, 'vdaUpdateDelayMinutes must be -1 (next shutdown), 0 (now) or a positive number of minutes')
+    .max(7 * 24 * 60, 'vdaUpdateDelayMinutes must be at most a week (10080)')
+    .default(-1),
+  /** Title of the restart warning shown to users. */
+  warningTitle: optionalText('warningTitle', MAX_WARNING_TITLE_LENGTH),
+  /** Restart warning shown to users; `%m%` stands for the minutes left. */
+  warningMessage: optionalText('warningMessage', MAX_WARNING_MESSAGE_LENGTH),
+  /**
+   * How often the catalog is read while it updates.
+   * @default 30_000
+   */
+  pollIntervalMs: z
+    .number()
+    .int()
+    .min(SECOND, 'pollIntervalMs must be at least 1 second')
+    .max(HOUR, 'pollIntervalMs must be at most 1 hour')
+    .default(30 * SECOND),
+  /** Who asked for the update, for the record (a name or ticket, never a secret). */
+  requestedBy: z.string().trim().max(256).optional(),
+};
+
 export const updateCatalogImageInputSchema = z
   .object({
     /** The catalog to update (a GUID). */
@@ -39,36 +75,7 @@ export const updateCatalogImageInputSchema = z
       ),
     /** The template image to move the catalog to. */
     imageId: z.string().refine(isImageId, 'imageId must be a Citrix template image id'),
-    /**
-     * `false` for a customer image, `true` for one prepared by Citrix.
-     * @default false
-     */
-    citrixPrepared: z.boolean().default(false),
-    /**
-     * Citrix's `vdaUpdateDelay`, in minutes: -1 updates each machine at its next shutdown (no forced restart),
-     * 0 restarts every machine now, N spreads restarts, with warnings, over N minutes.
-     * @default -1
-     */
-    vdaUpdateDelayMinutes: z
-      .number()
-      .int('vdaUpdateDelayMinutes must be a whole number of minutes')
-      .min(-1, 'vdaUpdateDelayMinutes must be -1 (next shutdown), 0 (now) or a positive number of minutes')
-      .max(7 * 24 * 60, 'vdaUpdateDelayMinutes must be at most a week (10080)')
-      .default(-1),
-    /** Title of the restart warning shown to users. */
-    warningTitle: optionalText('warningTitle', MAX_WARNING_TITLE_LENGTH),
-    /** Restart warning shown to users; `%m%` stands for the minutes left. */
-    warningMessage: optionalText('warningMessage', MAX_WARNING_MESSAGE_LENGTH),
-    /**
-     * How often the catalog is read while it updates.
-     * @default 30_000
-     */
-    pollIntervalMs: z
-      .number()
-      .int()
-      .min(SECOND, 'pollIntervalMs must be at least 1 second')
-      .max(HOUR, 'pollIntervalMs must be at most 1 hour')
-      .default(30 * SECOND),
+    ...catalogUpdateOptions,
     /**
      * The whole update, from start to the catalog being back to `Active`, must end within this.
      * @default 6 hours
@@ -101,8 +108,6 @@ export const updateCatalogImageInputSchema = z
       .min(SECOND)
       .max(24 * HOUR)
       .default(30 * MINUTE),
-    /** Who asked for the update, for the record (a name or ticket, never a secret). */
-    requestedBy: z.string().trim().max(256).optional(),
   })
   .strict()
   .superRefine((input, ctx) => {

@@ -5,7 +5,7 @@
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { z } from 'zod';
 import { isGuid, isImageId } from '../citrix/ids';
-import { MAX_WARNING_MESSAGE_LENGTH, MAX_WARNING_TITLE_LENGTH } from './index';
+import { catalogUpdateOptions } from './index';
 
 /** Custom search attributes; register them on the server (see README) so `list` can filter on them. */
 export const SearchAttributes = {
@@ -42,9 +42,6 @@ export const maintenanceWindowSchema = z
   .strict()
   .refine((w) => w.start !== w.end, 'a maintenance window must not start and end at the same time');
 export type MaintenanceWindow = z.infer<typeof maintenanceWindowSchema>;
-
-const optionalText = (field: string, max: number) =>
-  z.string().trim().min(1, `${field} must not be empty: leave it out instead`).max(max).optional();
 
 export const rolloutInputSchema = z
   .object({
@@ -91,22 +88,7 @@ export const rolloutInputSchema = z
     maintenanceWindow: maintenanceWindowSchema.optional(),
     /** Send notifications to the webhook configured on the worker. @default true */
     notify: z.boolean().default(true),
-    // Per-catalog update options, as for a single update.
-    citrixPrepared: z.boolean().default(false),
-    vdaUpdateDelayMinutes: z
-      .number()
-      .int()
-      .min(-1)
-      .max(7 * 24 * 60)
-      .default(-1),
-    warningTitle: optionalText('warningTitle', MAX_WARNING_TITLE_LENGTH),
-    warningMessage: optionalText('warningMessage', MAX_WARNING_MESSAGE_LENGTH),
-    pollIntervalMs: z
-      .number()
-      .int()
-      .min(SECOND)
-      .max(HOUR)
-      .default(30 * SECOND),
+    ...catalogUpdateOptions,
     /** Deadline of each catalog's update. @default 6 hours */
     catalogDeadlineMs: z
       .number()
@@ -114,7 +96,6 @@ export const rolloutInputSchema = z
       .min(MINUTE)
       .max(7 * DAY)
       .default(6 * HOUR),
-    requestedBy: z.string().trim().max(256).optional(),
   })
   .strict()
   .superRefine(
