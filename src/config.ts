@@ -2,9 +2,12 @@ import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import { CITRIX_API_HOSTS, type CitrixClientOptions, isCustomerId, isGuid } from './citrix';
+import { parseBindAddress } from './observability/health';
 import { DEFAULT_TASK_QUEUE } from './shared';
 
 type Env = Record<string, string | undefined>;
+
+export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -41,13 +44,31 @@ const positiveInt = (fallback: number) =>
   z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(fallback));
 const nonNegativeInt = (fallback: number) =>
   z.preprocess(emptyAsUndefined, z.coerce.number().int().nonnegative().default(fallback));
+/** `undefined` when unset, so that an explicit "false" can be told from no answer. */
 const bool = z.preprocess(
   emptyAsUndefined,
   z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'])
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
     .optional()
-    .transform((value) => value === 'true' || value === '1' || value === 'yes'),
+    .transform((value) => (value === undefined ? undefined : value === 'true' || value === '1' || value === 'yes')),
 );
+const bindAddress = (name: string) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .refine(isBindAddress, `${name} must be host:port (for example 0.0.0.0:9464), or empty to turn it off`)
+      .optional(),
+  );
+
+function isBindAddress(value: string): boolean {
+  try {
+    parseBindAddress(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const temporalEnvSchema = z.object({
   TEMPORAL_ADDRESS: z.preprocess(emptyAsUndefined, z.string().default('localhost:7233')),
@@ -91,6 +112,13 @@ const workerEnvSchema = z.object({
   WORKER_MAX_CACHED_WORKFLOWS: nonNegativeInt(1000),
   WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt(10_000),
   WORKFLOW_BUNDLE_PATH: optionalString,
+  ROLLOUT_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url('ROLLOUT_WEBHOOK_URL must be a URL').optional()),
+  LOG_LEVEL: z.preprocess(
+    (value) => (typeof value === 'string' && value ? value.toUpperCase() : undefined),
+    z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('INFO'),
+  ),
+  METRICS_BIND_ADDRESS: bindAddress('METRICS_BIND_ADDRESS'),
+  HEALTH_BIND_ADDRESS: bindAddress('HEALTH_BIND_ADDRESS'),
 });
 
 export interface TemporalConfig {
@@ -114,6 +142,20 @@ export interface WorkerConfig {
   maxCachedWorkflows: number;
   shutdownGraceMs: number;
   workflowBundlePath?: string;
+  /** Incoming webhook for rollout notifications (a secret). */
+  rolloutWebhookUrl?: string;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** Where the Temporal runtime serves Prometheus metrics; off when unset. */
+  metricsBindAddress?: string;
+  /** Where `/healthz` and `/readyz` are served; off when unset. */
+  healthBindAddress?: string;
+}
+
+/** Every secret a configuration holds, for the log redactor. */
+export function secretsOf(config: WorkerConfig): string[] {
+  return [config.citrix.client.clientSecret, config.temporal.apiKey, config.rolloutWebhookUrl].filter(
+    (secret): secret is string => Boolean(secret),
+  );
 }
 
 function issuesOf(error: z.ZodError): string[] {
@@ -147,9 +189,12 @@ function parseTemporal(env: Env, problems: string[]): TemporalConfig | undefined
   if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
     problems.push('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS needs both)');
   }
-  const wantsTls =
-    e.TEMPORAL_TLS || e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_SERVER_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME;
-  if (wantsTls) {
+  const tlsFiles = e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_SERVER_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME;
+  if (e.TEMPORAL_TLS === false) {
+    if (tlsFiles) problems.push('TEMPORAL_TLS is false but TEMPORAL_TLS_* settings are given: remove one or the other');
+    // An API key normally turns TLS on; "false" keeps it off (a plaintext proxy inside a trusted network).
+    if (e.TEMPORAL_API_KEY) config.tls = false;
+  } else if (e.TEMPORAL_TLS || tlsFiles) {
     const tls: TLSConfig = {};
     if (e.TEMPORAL_TLS_SERVER_NAME) tls.serverNameOverride = e.TEMPORAL_TLS_SERVER_NAME;
     if (e.TEMPORAL_TLS_SERVER_CA_PATH) {
@@ -213,7 +258,7 @@ export function loadCitrixConfig(rawEnv: Env = process.env): CitrixConfig {
 /** Everything the worker needs, checked at once so that one message lists every problem. */
 export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
   const problems: string[] = [];
-  const env = withSecretFiles(rawEnv, ['TEMPORAL_API_KEY', 'CITRIX_CLIENT_SECRET'], problems);
+  const env = withSecretFiles(rawEnv, [...SECRET_VARIABLES], problems);
   const temporal = parseTemporal(env, problems);
   const citrix = parseCitrix(env, problems);
   const worker = workerEnvSchema.safeParse(env);
@@ -227,5 +272,22 @@ export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
     maxCachedWorkflows: worker.data.WORKER_MAX_CACHED_WORKFLOWS,
     shutdownGraceMs: worker.data.WORKER_SHUTDOWN_GRACE_MS,
     workflowBundlePath: worker.data.WORKFLOW_BUNDLE_PATH,
+    rolloutWebhookUrl: worker.data.ROLLOUT_WEBHOOK_URL,
+    logLevel: worker.data.LOG_LEVEL,
+    metricsBindAddress: worker.data.METRICS_BIND_ADDRESS,
+    healthBindAddress: worker.data.HEALTH_BIND_ADDRESS,
   };
+}
+
+/** Secrets that may also be given as `<NAME>_FILE`. */
+export const SECRET_VARIABLES = ['TEMPORAL_API_KEY', 'CITRIX_CLIENT_SECRET', 'ROLLOUT_WEBHOOK_URL'] as const;
+
+/** Every environment variable the worker reads, `_FILE` forms included. */
+export function workerConfigVariables(): string[] {
+  return [
+    ...Object.keys(temporalEnvSchema.shape),
+    ...Object.keys(citrixEnvSchema.shape),
+    ...Object.keys(workerEnvSchema.shape),
+    ...SECRET_VARIABLES.map((name) => `${name}_FILE`),
+  ];
 }

@@ -7,16 +7,22 @@ import { SearchAttributes } from './shared/rollout';
 
 export class TemporalUnreachableError extends Error {
   override name = 'TemporalUnreachableError';
-  constructor(address: string, cause: unknown) {
+  constructor(address: string, cause: unknown, secured = false) {
     super(
-      `cannot reach the Temporal server at ${address} (${(cause as Error)?.message ?? cause}): start one ` +
-        `(for example "temporal server start-dev") or point TEMPORAL_ADDRESS at yours`,
+      `cannot reach the Temporal server at ${address} (${(cause as Error)?.message ?? cause}): ` +
+        (secured
+          ? 'check TEMPORAL_ADDRESS, the TLS settings (TEMPORAL_TLS_*) and the API key or client certificate'
+          : 'start one (for example "temporal server start-dev") or point TEMPORAL_ADDRESS at yours'),
       { cause },
     );
   }
 }
 
-function connectionOptions(config: TemporalConfig) {
+/**
+ * The options both kinds of connection get: address, TLS (server CA, server name, mTLS client pair) and API key. An API
+ * key turns TLS on unless `tls` is `false`.
+ */
+export function connectionOptions(config: TemporalConfig) {
   return { address: config.address, tls: config.tls, apiKey: config.apiKey };
 }
 
@@ -26,7 +32,7 @@ export async function connectClient(config: TemporalConfig): Promise<Client> {
     const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5 seconds' });
     return new Client({ connection, namespace: config.namespace });
   } catch (error) {
-    throw new TemporalUnreachableError(config.address, error);
+    throw new TemporalUnreachableError(config.address, error, Boolean(config.tls || config.apiKey));
   }
 }
 
@@ -34,7 +40,7 @@ export async function connectWorkerConnection(config: TemporalConfig): Promise<N
   try {
     return await NativeConnection.connect(connectionOptions(config));
   } catch (error) {
-    throw new TemporalUnreachableError(config.address, error);
+    throw new TemporalUnreachableError(config.address, error, Boolean(config.tls || config.apiKey));
   }
 }
 

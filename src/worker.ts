@@ -1,7 +1,17 @@
 import { Runtime, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { CitrixClient } from './citrix';
-import { ConfigError, loadWorkerConfig } from './config';
+import { ConfigError, loadWorkerConfig, secretsOf, type WorkerConfig } from './config';
+import {
+  activityInterceptors,
+  createJsonLogger,
+  createRedactor,
+  HISTOGRAM_BUCKETS,
+  startHealthServer,
+  WorkerMetrics,
+  workflowInterceptorModules,
+  type HealthServer,
+} from './observability';
 import { connectWorkerConnection } from './temporal';
 
 export interface CatalogWorkerOptions {
@@ -11,7 +21,10 @@ export interface CatalogWorkerOptions {
   citrix: CitrixClient;
   /** @default 30_000 */
   postRetrySettleMs?: number;
-  /** A prebuilt workflow bundle (`npm run build` writes one); without it the code is bundled at start (about a second). */
+  /**
+   * A prebuilt workflow bundle (`npm run build` writes one, with the observability interceptors in it); without it
+   * the code is bundled at start (about a second).
+   */
   workflowBundle?: WorkflowBundleOption;
   /** @default 1000 */
   maxCachedWorkflows?: number;
@@ -21,10 +34,15 @@ export interface CatalogWorkerOptions {
   maxConcurrentWorkflowTasks?: number;
   /** @default 10_000 */
   shutdownGraceMs?: number;
+  /** Incoming webhook for rollout notifications. */
+  webhookUrl?: string;
+  /** @default metrics on the installed Temporal runtime's meter */
+  metrics?: WorkerMetrics;
 }
 
 /** Registers the catalog workflows and the Citrix activities on one task queue. */
 export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Worker> {
+  const metrics = options.metrics ?? new WorkerMetrics(Runtime.instance().metricMeter);
   return Worker.create({
     connection: options.connection,
     namespace: options.namespace ?? 'default',
@@ -32,7 +50,17 @@ export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Work
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('./workflows') }),
-    activities: createActivities({ citrix: options.citrix, postRetrySettleMs: options.postRetrySettleMs }),
+    activities: createActivities({
+      citrix: options.citrix,
+      postRetrySettleMs: options.postRetrySettleMs,
+      webhookUrl: options.webhookUrl,
+    }),
+    interceptors: {
+      activity: [activityInterceptors(metrics)],
+      // A prebuilt bundle carries them already (the SDK would warn that it ignores them).
+      ...(options.workflowBundle ? {} : { workflowModules: workflowInterceptorModules }),
+    },
+    sinks: metrics.sinks(),
     maxCachedWorkflows: options.maxCachedWorkflows ?? 1000,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks ?? 40,
@@ -40,14 +68,67 @@ export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Work
   });
 }
 
+/** How long after the grace period a shutdown may still take before the process gives up and exits non-zero. */
+const SHUTDOWN_SLACK_MS = 10_000;
+
+function installRuntime(config: WorkerConfig): void {
+  Runtime.install({
+    logger: createJsonLogger({ level: config.logLevel, secrets: secretsOf(config) }),
+    // The runtime shuts every worker down gracefully on SIGINT and SIGTERM.
+    shutdownSignals: ['SIGINT', 'SIGTERM'],
+    telemetryOptions: config.metricsBindAddress
+      ? {
+          metrics: {
+            prometheus: { bindAddress: config.metricsBindAddress, histogramBucketOverrides: HISTOGRAM_BUCKETS },
+          },
+        }
+      : undefined,
+  });
+}
+
 async function main(): Promise<void> {
+  const startedAt = performance.now();
   const config = loadWorkerConfig();
-  // The runtime shuts every worker down gracefully on SIGINT and SIGTERM.
-  Runtime.install({ shutdownSignals: ['SIGINT', 'SIGTERM'] });
-  const connection = await connectWorkerConnection(config.temporal);
-  const citrix = new CitrixClient(config.citrix.client);
   try {
-    const worker = await createCatalogWorker({
+    installRuntime(config);
+  } catch (error) {
+    throw new Error(
+      `cannot start the metrics endpoint on METRICS_BIND_ADDRESS=${config.metricsBindAddress}: ${(error as Error).message}`,
+    );
+  }
+  const log = Runtime.instance().logger;
+  const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
+  let worker: Worker | undefined;
+  let health: HealthServer | undefined;
+  if (config.healthBindAddress) {
+    health = await startHealthServer(config.healthBindAddress, {
+      live: () => worker?.getState() !== 'FAILED',
+      ready: () => worker?.getState() === 'RUNNING',
+      details: () => ({ state: worker?.getState() ?? 'STARTING', taskQueue: config.temporal.taskQueue }),
+    }).catch((error: Error) => {
+      throw new Error(
+        `cannot start the health endpoint on HEALTH_BIND_ADDRESS=${config.healthBindAddress}: ${error.message}`,
+      );
+    });
+  }
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log.info('shutting down: running activities may finish within the grace period', {
+        signal,
+        shutdownGraceMs: config.shutdownGraceMs,
+      });
+      // A last resort: the SDK stops the worker after the grace period, this stops the process if that hangs.
+      setTimeout(() => {
+        log.error('shutdown took too long: exiting', { shutdownGraceMs: config.shutdownGraceMs });
+        process.exit(1);
+      }, config.shutdownGraceMs + SHUTDOWN_SLACK_MS).unref();
+    });
+  }
+
+  const connection = await connectWorkerConnection(config.temporal);
+  const citrix = new CitrixClient({ ...config.citrix.client, onExchange: metrics.citrixExchange });
+  try {
+    worker = await createCatalogWorker({
       connection,
       namespace: config.temporal.namespace,
       taskQueue: config.temporal.taskQueue,
@@ -58,20 +139,29 @@ async function main(): Promise<void> {
       maxConcurrentActivities: config.maxConcurrentActivities,
       maxConcurrentWorkflowTasks: config.maxConcurrentWorkflowTasks,
       shutdownGraceMs: config.shutdownGraceMs,
+      webhookUrl: config.rolloutWebhookUrl,
+      metrics,
     });
-    console.log(
-      JSON.stringify({
-        msg: 'worker started',
-        address: config.temporal.address,
-        namespace: config.temporal.namespace,
-        taskQueue: config.temporal.taskQueue,
-        citrixApi: citrix.apiBaseUrl,
-      }),
-    );
-    await worker.run();
+    const running = worker.run();
+    log.info('worker started', {
+      address: config.temporal.address,
+      namespace: config.temporal.namespace,
+      taskQueue: config.temporal.taskQueue,
+      tls: Boolean(config.temporal.tls || (config.temporal.apiKey && config.temporal.tls !== false)),
+      apiKey: config.temporal.apiKey ? 'set' : 'unset',
+      citrixApi: citrix.apiBaseUrl,
+      prebuiltBundle: Boolean(config.workflowBundlePath),
+      metrics: config.metricsBindAddress ? `http://${config.metricsBindAddress}/metrics` : 'off',
+      health: health?.url ?? 'off',
+      nodeEnv: process.env.NODE_ENV ?? 'development',
+      startMs: Math.round(performance.now() - startedAt),
+    });
+    await running;
+    log.info('worker stopped');
   } finally {
     await citrix.close();
     await connection.close();
+    await health?.close();
   }
 }
 
@@ -79,9 +169,14 @@ if (require.main === module) {
   main().then(
     () => process.exit(0),
     (error: unknown) => {
-      console.error(
-        `catalog-rollout worker: ${error instanceof ConfigError ? error.message : ((error as Error).message ?? error)}`,
-      );
+      const message = error instanceof ConfigError ? error.message : ((error as Error).message ?? String(error));
+      // The configuration may not have loaded: redact what the environment holds.
+      const redact = createRedactor([
+        process.env.CITRIX_CLIENT_SECRET,
+        process.env.TEMPORAL_API_KEY,
+        process.env.ROLLOUT_WEBHOOK_URL,
+      ]);
+      console.error(redact(`catalog-rollout worker: ${message}`));
       process.exit(1);
     },
   );

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { readFile } from 'node:fs/promises';
+import { createServer, connect, type AddressInfo } from 'node:net';
 import ms from 'ms';
 import { parseSeed, type SimulatorSeed } from './seed';
 import { startSimulator } from './server';
@@ -39,10 +40,9 @@ async function loadSeed(path: string): Promise<SimulatorSeed> {
 
 async function main(): Promise<void> {
   const program = new Command('simulator')
-    .description(
-      'Citrix Cloud Catalog Service simulator on 127.0.0.1; prints one JSON line with its URLs and credentials',
-    )
+    .description('Citrix Cloud Catalog Service simulator; prints one JSON line with its URLs and credentials')
     .option('--port <port>', 'port to listen on (0: any free port)', integer(0, 65535), 8787)
+    .option('--host <address>', 'address to listen on (0.0.0.0 in a container)', '127.0.0.1')
     .option('--data <file>', 'JSON data set to serve instead of the built-in seed')
     .option('--update-duration <duration>', 'how long an accepted image update stays Processing', duration, 20_000)
     .option('--accept-lag <duration>', 'how long a catalog reads unchanged after a 202', duration, 1_500)
@@ -51,20 +51,45 @@ async function main(): Promise<void> {
   program.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 1));
   const options = program.parse().opts<{
     port: number;
+    host: string;
     data?: string;
     updateDuration: number;
     acceptLag: number;
     tokenTtl: number;
   }>();
 
+  const local = options.host === '127.0.0.1' || options.host === 'localhost';
   const simulator = await startSimulator({
-    port: options.port,
+    port: local ? options.port : 0,
     seed: options.data ? await loadSeed(options.data) : undefined,
     updateDurationMs: options.updateDuration,
     acceptLagMs: options.acceptLag,
     tokenTtlSeconds: options.tokenTtl,
   });
-  const { baseUrl, tokenUrl, adminUrl, customerId, siteId, clientId, clientSecret } = simulator;
+  const { customerId, siteId, clientId, clientSecret } = simulator;
+  let { baseUrl, tokenUrl, adminUrl } = simulator;
+  if (!local) {
+    // The simulator itself listens on loopback only; forward connections from the requested address to it.
+    const origin = new URL(simulator.baseUrl).origin;
+    const inner = Number(new URL(origin).port);
+    const forwarder = createServer((socket) => {
+      const upstream = connect(inner, '127.0.0.1');
+      socket.pipe(upstream).pipe(socket);
+      socket.on('error', () => upstream.destroy());
+      upstream.on('error', () => socket.destroy());
+    });
+    await new Promise<void>((resolve, reject) => {
+      forwarder.once('error', reject);
+      forwarder.listen({ host: options.host, port: options.port }, resolve);
+    });
+    const port = (forwarder.address() as AddressInfo).port;
+    const outer = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
+    [baseUrl, tokenUrl, adminUrl] = [baseUrl, tokenUrl, adminUrl].map((url) => url.replace(origin, outer)) as [
+      string,
+      string,
+      string,
+    ];
+  }
   process.stdout.write(
     `${JSON.stringify({ baseUrl, tokenUrl, adminUrl, customerId, siteId, clientId, clientSecret })}\n`,
   );
