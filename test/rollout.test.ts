@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -25,16 +27,34 @@ describe('rolloutImage across many catalogs', () => {
   let simulator: RunningSimulator;
   let citrix: CitrixClient;
 
+  /** A Slack-style webhook receiver; `refuse` makes it answer 500 to everything. */
+  const webhook = { messages: [] as Array<{ event: string; text: string; rolloutId: string }>, refuse: false };
+  let receiver: Server;
+
   before(async () => {
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        if (webhook.refuse) return void res.writeHead(500).end();
+        webhook.messages.push(JSON.parse(body));
+        res.writeHead(200).end('ok');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const { port } = receiver.address() as AddressInfo;
     stack = await startStack({
       taskQueue: TASK_QUEUE,
       simulator: { seed, updateDurationMs: 1_000, acceptLagMs: 100 },
-      worker: { postRetrySettleMs: 500 },
+      worker: { postRetrySettleMs: 500, webhookUrl: `http://127.0.0.1:${port}/hooks/rollouts` },
     });
     ({ env, simulator, citrix } = stack);
   });
 
-  after(() => stack?.stop());
+  after(async () => {
+    await stack?.stop();
+    receiver?.close();
+  });
 
   beforeEach(() => simulator.reset());
 
@@ -266,6 +286,43 @@ describe('rolloutImage across many catalogs', () => {
       assert.equal(postsTo(ids.slice(6, 8)), 2);
     } finally {
       await schedule.delete();
+    }
+  });
+
+  test('notifies the webhook of wave starts, approvals needed, failures, halts and completion', async () => {
+    webhook.messages.length = 0;
+    const done = await rollout({
+      rolloutId: 'notified',
+      catalogIds: ids.slice(9, 11),
+      canaryCount: 1,
+      approval: 'afterCanary',
+    });
+    await eventually(async () => ((await progressOf(done))?.phase === 'awaitingApproval' ? true : undefined));
+    await done.executeUpdate(approveUpdate, { args: [{ by: 'carol' }] });
+    await done.result();
+    simulator.addFault({
+      match: { catalogId: ids[11] },
+      action: { type: 'failNextUpdate', subState: 'ErrorMasterImageNotFound' },
+    });
+    const halted = await rollout({ rolloutId: 'notified-halt', catalogIds: [ids[11]!], canaryCount: 0 });
+    await failureOf(halted.result());
+
+    const events = (rolloutId: string) => webhook.messages.filter((m) => m.rolloutId === rolloutId).map((m) => m.event);
+    assert.deepEqual(events('notified'), ['waveStarted', 'approvalNeeded', 'waveStarted', 'completed']);
+    assert.deepEqual(events('notified-halt'), ['waveStarted', 'catalogFailed', 'halted']);
+    assert.ok(
+      webhook.messages.every((m) => m.text.startsWith(`[${m.rolloutId}]`)),
+      'Slack and Teams show `text`',
+    );
+  });
+
+  test('a webhook that refuses every message never fails the rollout', async () => {
+    webhook.refuse = true;
+    try {
+      const handle = await rollout({ rolloutId: 'unheard', catalogIds: ids.slice(9, 10), canaryCount: 0 });
+      assert.equal((await handle.result()).phase, 'completed');
+    } finally {
+      webhook.refuse = false;
     }
   });
 });
