@@ -190,7 +190,19 @@ async function main(): Promise<void> {
   await mkdir(dir, { recursive: true });
   await recordOn(only(scenarios), dir, { updateDurationMs: 4_000 });
   // A low threshold makes the server suggest continue-as-new within seconds rather than days.
-  await recordOn(only([{ name: 'continued-as-new', input: { ...base, catalogId: catalogs.finance } }]), dir, {
+  const chains: Scenario[] = [
+    { name: 'continued-as-new', input: { ...base, catalogId: catalogs.finance } },
+    {
+      name: 'rollout-continued-as-new',
+      input: {
+        ...rollout,
+        catalogIds: [catalogs.finance, catalogs.engineering, catalogs.sales],
+        canaryCount: 0,
+        batchSize: 1,
+      },
+    },
+  ];
+  await recordOn(only(chains), dir, {
     extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=20'],
     updateDurationMs: 10_000,
   });

@@ -23,6 +23,8 @@ export interface StackOptions {
   server?: 'local' | 'timeSkipping';
   /** Listen on this port (local server only), so that child processes can reach it. */
   port?: number;
+  /** Extra dev server flags, such as `--dynamic-config-value` settings. */
+  serverArgs?: string[];
   simulator?: SimulatorOptions;
   worker?: Partial<Omit<CatalogWorkerOptions, 'connection' | 'taskQueue' | 'citrix'>>;
   /** Settings of the client the worker uses. */
@@ -32,7 +34,9 @@ export interface StackOptions {
 /** A real Temporal server, the simulator and an in-process worker: what most tests need, started in parallel. */
 export async function startStack(options: StackOptions): Promise<TestStack> {
   const [env, simulator, bundle] = await Promise.all([
-    options.server === 'timeSkipping' ? startTimeSkippingTemporal() : startLocalTemporal({ port: options.port }),
+    options.server === 'timeSkipping'
+      ? startTimeSkippingTemporal()
+      : startLocalTemporal({ port: options.port, extraArgs: options.serverArgs }),
     startSimulator(options.simulator),
     workflowBundle(),
   ]);
