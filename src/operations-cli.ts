@@ -181,11 +181,25 @@ export function addOperationCommands(program: Command): void {
       return `abort requested for ${id}`;
     }),
   );
-  steer('rollback', 'abort, then return the catalogs this rollout moved to their previous image', (id, o) =>
-    withClient(async (client) => {
-      await rolloutHandle(client, id).signal(rollbackSignal, { by: o['by'] });
-      return `rollback requested for ${id}`;
-    }),
+  steer(
+    'rollback',
+    'return the catalogs this rollout moved to their previous image (a running rollout aborts first; ' +
+      'a finished one is undone by a new restore rollout)',
+    (id, o) =>
+      withClient(async (client, taskQueue) => {
+        const handle = rolloutHandle(client, id);
+        if ((await handle.describe()).status.name === 'RUNNING') {
+          await handle.signal(rollbackSignal, { by: o['by'] });
+          return `rollback requested for ${handle.workflowId}`;
+        }
+        const restore = await startRollout(client, taskQueue, {
+          rolloutId: `${handle.workflowId.replace(/^rollout-/, '')}-restore`,
+          restoreRolloutId: id,
+          canaryCount: 0,
+          requestedBy: o['by'],
+        });
+        return `started ${restore.workflowId}: it returns the catalogs that ${handle.workflowId} moved to their previous images`;
+      }),
   );
   steer('approve', 'let the wave that waits for approval start', (id, o) =>
     withClient(async (client) => {

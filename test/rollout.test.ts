@@ -325,4 +325,28 @@ describe('rolloutImage across many catalogs', () => {
       webhook.refuse = false;
     }
   });
+
+  test('a finished rollout is undone by a restore that returns each moved catalog to its previous image', async () => {
+    const targets = ids.slice(0, 2);
+    simulator.patchCatalog(targets[1]!, { imageId: images.win11Dec });
+    const original = await rollout({ rolloutId: 'to-undo', catalogIds: targets, canaryCount: 0 });
+    assert.equal((await original.result()).phase, 'completed');
+
+    const restore = await startRollout(env.client, TASK_QUEUE, {
+      rolloutId: 'to-undo-restore',
+      restoreRolloutId: 'to-undo',
+      canaryCount: 0,
+      pollIntervalMs: 1_000,
+    });
+    const result = await restore.result();
+    assert.equal(result.phase, 'completed');
+    assert.equal(result.restoreOf, 'to-undo');
+    assert.equal((await citrix.getCatalog(targets[0]!)).imageId, images.win11Oct);
+    assert.equal(
+      (await citrix.getCatalog(targets[1]!)).imageId,
+      images.win11Dec,
+      'each catalog gets its own previous image',
+    );
+    for (const id of targets) assert.equal(acceptedPosts(simulator, id), 2);
+  });
 });

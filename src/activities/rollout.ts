@@ -1,9 +1,10 @@
-import { log } from '@temporalio/activity';
+import { getClient, log } from '@temporalio/activity';
+import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { request } from 'undici';
 import { type CitrixClient, CitrixNotFoundError, type TemplateImage } from '../citrix';
 import { FailureType } from '../shared';
-import { type MaintenanceWindow, WEEKDAYS } from '../shared/rollout';
+import { type MaintenanceWindow, type RolloutProgress, WEEKDAYS, rolloutWorkflowId } from '../shared/rollout';
 import { toApplicationFailure } from './index';
 
 export interface RolloutActivityDependencies {
@@ -125,6 +126,41 @@ export function createRolloutActivities({ citrix, webhookUrl }: RolloutActivityD
         }
       }
       return { imageId: image.id, imageName: image.name, targets, skipped };
+    },
+
+    /**
+     * The catalogs a finished rollout moved, each with the image it had before: what a restore returns them to. A
+     * rollout that still runs is asked to roll back itself instead (the `rollback` signal).
+     */
+    async loadRolloutToRestore(
+      rolloutId: string,
+    ): Promise<Array<{ catalogId: string; catalogName: string; restoreImageId: string }>> {
+      const handle = getClient().workflow.getHandle(rolloutWorkflowId(rolloutId));
+      let progress: RolloutProgress | undefined;
+      try {
+        const description = await handle.describe();
+        if (description.status.name === 'RUNNING') {
+          throw ApplicationFailure.nonRetryable(
+            `rollout ${rolloutId} is still running: send it the rollback signal instead`,
+            FailureType.InvalidInput,
+          );
+        }
+        progress = (await handle.result()) as RolloutProgress;
+      } catch (error) {
+        if (error instanceof ApplicationFailure) throw error;
+        if (error instanceof WorkflowFailedError)
+          progress = (error.cause as ApplicationFailure)?.details?.[0] as RolloutProgress;
+        else if ((error as Error)?.name === 'WorkflowNotFoundError') {
+          throw ApplicationFailure.nonRetryable(`no rollout ${rolloutId} was found`, FailureType.InvalidInput);
+        } else throw error;
+      }
+      return (progress?.catalogs ?? [])
+        .filter((c) => c.state === 'updated' && c.previousImageId)
+        .map((c) => ({
+          catalogId: c.catalogId,
+          catalogName: c.catalogName ?? c.catalogId,
+          restoreImageId: c.previousImageId!,
+        }));
     },
 
     /** Whether a recurring maintenance window is open now, and if not, when it next opens. */

@@ -53,6 +53,14 @@ export const rolloutInputSchema = z
     /** The image to roll out, or `imageNamePattern` to pick the newest Ready image whose name matches at start. */
     imageId: z.string().refine(isImageId, 'imageId must be a Citrix template image id').optional(),
     imageNamePattern: z.string().min(1).max(200).optional(),
+    /**
+     * Instead of an image and targets: return every catalog that this earlier, finished rollout moved to the image
+     * that catalog had before.
+     */
+    restoreRolloutId: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,107}$/, 'restoreRolloutId is a rollout id')
+      .optional(),
     /** Explicit catalogs, in order. */
     catalogIds: z.array(z.string().refine(isGuid, 'catalogIds must be catalog GUIDs')).max(5000).optional(),
     /** Every catalog of the site (optionally filtered by `catalogNamePattern`), resolved at start. */
@@ -101,10 +109,19 @@ export const rolloutInputSchema = z
   .superRefine(
     (input, ctx) => {
       const issue = (message: string, path: string) => ctx.addIssue({ code: 'custom', message, path: [path] });
-      if (!input.imageId === !input.imageNamePattern)
-        issue('give exactly one of imageId and imageNamePattern', 'imageId');
       const sources = [input.catalogIds !== undefined, input.allCatalogs, input.waves !== undefined].filter(Boolean);
-      if (sources.length !== 1) issue('give exactly one of catalogIds, allCatalogs and waves', 'catalogIds');
+      if (input.restoreRolloutId !== undefined) {
+        if (input.imageId || input.imageNamePattern || sources.length > 0) {
+          issue(
+            'restoreRolloutId brings its own catalogs and images: give no image and no targets',
+            'restoreRolloutId',
+          );
+        }
+      } else {
+        if (!input.imageId === !input.imageNamePattern)
+          issue('give exactly one of imageId and imageNamePattern', 'imageId');
+        if (sources.length !== 1) issue('give exactly one of catalogIds, allCatalogs and waves', 'catalogIds');
+      }
       if (input.catalogNamePattern && !input.allCatalogs)
         issue('catalogNamePattern goes with allCatalogs', 'catalogNamePattern');
       for (const [field, pattern] of [
@@ -173,6 +190,8 @@ export interface CatalogRolloutProgress {
   catalogName?: string;
   wave: number;
   state: CatalogRolloutState;
+  /** The image this catalog goes to, when it differs from the rollout's (a restore). */
+  targetImageId?: string;
   /** The image the catalog ran before this rollout moved it: where a rollback returns it. */
   previousImageId?: string;
   workflowId?: string;
@@ -210,6 +229,8 @@ export interface WaveProgress {
 /** What the `progress` query answers, and what the rollout returns. */
 export interface RolloutProgress {
   rolloutId: string;
+  /** The rollout whose catalogs this one returns to their previous images. */
+  restoreOf?: string;
   imageId?: string;
   imageName?: string;
   phase: RolloutPhase;

@@ -49,7 +49,7 @@ export interface RolloutCheckpoint {
   rollbackRequested: boolean;
 }
 
-const { resolveRolloutTargets, maintenanceWindowStatus } = proxyActivities<Activities>({
+const { resolveRolloutTargets, loadRolloutToRestore, maintenanceWindowStatus } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
   scheduleToCloseTimeout: '15 minutes',
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
@@ -224,7 +224,7 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
     await Promise.all(running);
   }
 
-  async function runWave(index: number, imageId: string): Promise<void> {
+  async function runWave(index: number): Promise<void> {
     const wave = progress.waves[index]!;
     await inParallel(
       wave.catalogIds,
@@ -233,7 +233,7 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
         const entry = catalog.get(catalogId)!;
         entry.state = 'running';
         entry.startedAt = now();
-        const { result, error } = await updateCatalog(entry, imageId);
+        const { result, error } = await updateCatalog(entry, entry.targetImageId ?? progress.imageId!);
         entry.finishedAt = now();
         if (result) {
           entry.state = result.outcome === 'updated' ? 'updated' : result.outcome;
@@ -273,14 +273,13 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
     );
   }
 
-  if (!checkpoint) {
-    if (request.startAt) {
-      setPhase('waitingForStart');
-      progress.waitingUntil = request.startAt;
-      await waitUnlessAborted(Date.parse(request.startAt) - Date.now());
-      progress.waitingUntil = undefined;
-    }
-    setPhase('resolving');
+  function setPlan(waves: string[][], entry: (catalogId: string, wave: number) => CatalogRolloutProgress): void {
+    progress.waves = waves.map((catalogIds, index) => ({ index, catalogIds, state: 'pending' }));
+    progress.catalogs = waves.flatMap((ids, wave) => ids.map((catalogId) => entry(catalogId, wave)));
+    for (const item of progress.catalogs) catalog.set(item.catalogId, item);
+  }
+
+  async function planRollout(): Promise<void> {
     const resolved = await resolveRolloutTargets({
       imageId: request.imageId,
       imageNamePattern: request.imageNamePattern,
@@ -292,36 +291,57 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
     progress.imageId = resolved.imageId;
     progress.imageName = resolved.imageName;
     progress.skipped = resolved.skipped;
-    const waves = planWaves(
-      resolved.targets.map((t) => t.catalogId),
-      request,
-    );
-    const names = new Map(resolved.targets.map((t) => [t.catalogId, t]));
-    progress.waves = waves.map((catalogIds, index) => ({ index, catalogIds, state: 'pending' }));
-    progress.catalogs = waves.flatMap((ids, wave) =>
-      ids.map((catalogId): CatalogRolloutProgress => {
-        const target = names.get(catalogId)!;
-        return { catalogId, catalogName: target.catalogName, wave, state: 'pending', previousImageId: target.imageId };
-      }),
-    );
-    for (const entry of progress.catalogs) catalog.set(entry.catalogId, entry);
-
-    if (request.dryRun) {
-      for (const entry of progress.catalogs) {
-        const target = names.get(entry.catalogId)!;
-        if (target.imageId?.toLowerCase() === resolved.imageId.toLowerCase()) entry.state = 'alreadyCurrent';
-        else if (target.state !== 'Active' && target.state !== 'InputRequired') {
-          entry.state = 'notStarted';
-          entry.error = { type: FailureType.CatalogNotReady, message: `catalog is ${target.state}: it would fail` };
-        }
+    const targets = new Map(resolved.targets.map((t) => [t.catalogId, t]));
+    setPlan(planWaves([...targets.keys()], request), (catalogId, wave) => {
+      const target = targets.get(catalogId)!;
+      const entry: CatalogRolloutProgress = {
+        catalogId,
+        catalogName: target.catalogName,
+        wave,
+        state: 'pending',
+        previousImageId: target.imageId,
+      };
+      if (request.dryRun && target.imageId?.toLowerCase() === resolved.imageId.toLowerCase()) {
+        entry.state = 'alreadyCurrent';
+      } else if (request.dryRun && target.state !== 'Active' && target.state !== 'InputRequired') {
+        entry.state = 'notStarted';
+        entry.error = { type: FailureType.CatalogNotReady, message: `catalog is ${target.state}: it would fail` };
       }
+      return entry;
+    });
+  }
+
+  /** The catalogs an earlier rollout moved, each back to the image it had before. */
+  async function planRestore(restoreRolloutId: string): Promise<void> {
+    const restore = new Map((await loadRolloutToRestore(restoreRolloutId)).map((t) => [t.catalogId, t]));
+    progress.restoreOf = restoreRolloutId;
+    progress.imageName = `the image each catalog ran before rollout ${restoreRolloutId}`;
+    setPlan(planWaves([...restore.keys()], request), (catalogId, wave) => ({
+      catalogId,
+      catalogName: restore.get(catalogId)!.catalogName,
+      wave,
+      state: 'pending',
+      targetImageId: restore.get(catalogId)!.restoreImageId,
+    }));
+  }
+
+  if (!checkpoint) {
+    if (request.startAt) {
+      setPhase('waitingForStart');
+      progress.waitingUntil = request.startAt;
+      await waitUnlessAborted(Date.parse(request.startAt) - Date.now());
+      progress.waitingUntil = undefined;
+    }
+    setPhase('resolving');
+    if (request.restoreRolloutId) await planRestore(request.restoreRolloutId);
+    else await planRollout();
+    if (request.dryRun) {
       setPhase('planned');
       progress.finishedAt = now();
       return progress;
     }
   }
 
-  const imageId = progress.imageId!;
   while (progress.currentWave < progress.waves.length && !stopStarting()) {
     const wave = progress.waves[progress.currentWave]!;
     await condition(() => !progress.paused || aborted);
@@ -341,7 +361,7 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
       'waveStarted',
       `wave ${wave.index + 1} of ${progress.waves.length} started (${wave.catalogIds.length} catalogs)`,
     );
-    await runWave(wave.index, imageId);
+    await runWave(wave.index);
     wave.finishedAt = now();
     wave.state = halted() ? 'halted' : 'done';
     if (stopStarting()) break;
