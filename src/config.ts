@@ -111,6 +111,8 @@ const workerEnvSchema = z.object({
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(40),
   WORKER_MAX_CACHED_WORKFLOWS: nonNegativeInt(1000),
   WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt(10_000),
+  WORKER_POLL_LOOP_MAX_INTERVAL_MS: nonNegativeInt(15_000),
+  WORKER_PROGRESS_REPORT_INTERVAL_MS: nonNegativeInt(60_000),
   WORKFLOW_BUNDLE_PATH: optionalString,
   ROLLOUT_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url('ROLLOUT_WEBHOOK_URL must be a URL').optional()),
   LOG_LEVEL: z.preprocess(
@@ -141,6 +143,10 @@ export interface WorkerConfig {
   maxConcurrentWorkflowTasks: number;
   maxCachedWorkflows: number;
   shutdownGraceMs: number;
+  /** Poll intervals up to this are waited out inside one heartbeating activity attempt (docs/performance.md). */
+  pollLoopMaxIntervalMs: number;
+  /** Least time between two progress reports of one poll (state changes report at once). */
+  progressReportIntervalMs: number;
   workflowBundlePath?: string;
   /** Incoming webhook for rollout notifications (a secret). */
   rolloutWebhookUrl?: string;
@@ -271,6 +277,8 @@ export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
     maxConcurrentWorkflowTasks: worker.data.WORKER_MAX_CONCURRENT_WORKFLOW_TASKS,
     maxCachedWorkflows: worker.data.WORKER_MAX_CACHED_WORKFLOWS,
     shutdownGraceMs: worker.data.WORKER_SHUTDOWN_GRACE_MS,
+    pollLoopMaxIntervalMs: worker.data.WORKER_POLL_LOOP_MAX_INTERVAL_MS,
+    progressReportIntervalMs: worker.data.WORKER_PROGRESS_REPORT_INTERVAL_MS,
     workflowBundlePath: worker.data.WORKFLOW_BUNDLE_PATH,
     rolloutWebhookUrl: worker.data.ROLLOUT_WEBHOOK_URL,
     logLevel: worker.data.LOG_LEVEL,

@@ -34,6 +34,10 @@ export interface CatalogWorkerOptions {
   maxConcurrentWorkflowTasks?: number;
   /** @default 10_000 */
   shutdownGraceMs?: number;
+  /** Poll intervals up to this loop inside one heartbeating activity attempt. @default 15_000 */
+  pollLoopMaxIntervalMs?: number;
+  /** Least time between two progress reports of one poll. @default 60_000 */
+  progressReportIntervalMs?: number;
   /** Incoming webhook for rollout notifications. */
   webhookUrl?: string;
   /** @default metrics on the installed Temporal runtime's meter */
@@ -54,6 +58,9 @@ export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Work
       citrix: options.citrix,
       postRetrySettleMs: options.postRetrySettleMs,
       webhookUrl: options.webhookUrl,
+      inActivityPollMaxIntervalMs: options.pollLoopMaxIntervalMs,
+      maxLoopingPolls: Math.floor((options.maxConcurrentActivities ?? 200) / 2),
+      progressReportIntervalMs: options.progressReportIntervalMs,
     }),
     interceptors: {
       activity: [activityInterceptors(metrics)],
@@ -139,6 +146,8 @@ async function main(): Promise<void> {
       maxConcurrentActivities: config.maxConcurrentActivities,
       maxConcurrentWorkflowTasks: config.maxConcurrentWorkflowTasks,
       shutdownGraceMs: config.shutdownGraceMs,
+      pollLoopMaxIntervalMs: config.pollLoopMaxIntervalMs,
+      progressReportIntervalMs: config.progressReportIntervalMs,
       webhookUrl: config.rolloutWebhookUrl,
       metrics,
     });

@@ -1,4 +1,7 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { appendFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createServer } from 'node:net';
 import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -271,4 +274,56 @@ export function seedWithCatalogs(count: number): SimulatorSeed {
     name: `Pool ${String(i + 1).padStart(3, '0')}`,
   }));
   return { ...DEFAULT_SEED, catalogs };
+}
+
+const ROOT = resolve(__dirname, '..');
+
+/** A worker started as an operator starts it: its own process, configured by environment variables. */
+export async function spawnWorker(
+  env: Record<string, string | undefined>,
+  onOutput: (text: string) => void,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise<void>((resolvePromise, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk;
+      onOutput(String(chunk));
+      if (output.includes('worker started')) resolvePromise();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it started:\n${output}`)));
+  });
+  return child;
+}
+
+/** SIGKILL, and wait until the process is gone. */
+export async function killHard(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
+}
+
+/** Runs `src/starter.ts` with the arguments and environment given. */
+export async function runStarter(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/starter.ts', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
 }

@@ -387,6 +387,33 @@ describe('Catalog Service simulator', () => {
       assert.equal(sim.requests().find((request) => request.operation === 'sites')?.status, 0);
     });
 
+    test('acceptThenReset applies an update but destroys the socket; the log shows it accepted at once', async () => {
+      const fault = sim.addFault({ match: { operation: 'updateImage' }, action: { type: 'acceptThenReset' } });
+      assert.equal(sim.faults()[0]?.id, fault);
+      await assert.rejects(updateImage(catalogs.finance, { templateId: images.win11Nov }), TypeError);
+      assert.deepEqual(sim.faults(), [], 'the fault applied once');
+      const logged = sim.requests().find((request) => request.operation === 'updateImage');
+      assert.equal(logged?.status, 0);
+      assert.equal(logged?.withheldStatus, 202);
+      sim.completeUpdate(catalogs.finance);
+      assert.equal((await readCatalog(catalogs.finance)).imageId, images.win11Nov, 'the update took effect');
+    });
+
+    test('acceptThenStall applies an update and never answers, and a fault can be removed before it applies', async () => {
+      const unused = sim.addFault({ match: { operation: 'images' }, times: null, action: { type: 'reset' } });
+      assert.equal(sim.removeFault(unused), true);
+      assert.equal(sim.removeFault(unused), false);
+      sim.addFault({ match: { operation: 'updateImage' }, action: { type: 'acceptThenStall' } });
+      const stalled = updateImage(catalogs.finance, { templateId: images.win11Nov });
+      const outcome = await Promise.race([stalled.then(() => 'answered'), sleep(500).then(() => 'stalled')]);
+      assert.equal(outcome, 'stalled');
+      assert.equal(sim.requests().find((request) => request.operation === 'updateImage')?.withheldStatus, 202);
+      sim.completeUpdate(catalogs.finance);
+      assert.equal((await readCatalog(catalogs.finance)).imageId, images.win11Nov, 'the update took effect');
+      assert.equal((await api('GET', 'images')).status, 200, 'the removed fault never applied');
+      stalled.catch(() => undefined);
+    });
+
     test('a latency fault delays the answer, then answers normally', async () => {
       sim.addFault({ match: { operation: 'images' }, times: 2, action: { type: 'latency', ms: 300 } });
       for (let i = 0; i < 2; i++) {

@@ -1,4 +1,4 @@
-import { activityInfo, log, sleep } from '@temporalio/activity';
+import { Context, activityInfo, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import {
   type Catalog,
@@ -9,6 +9,7 @@ import {
   type TemplateImage,
 } from '../citrix';
 import { FailureType } from '../shared';
+import { createRolloutActivities } from './rollout';
 
 export interface ActivityDependencies {
   citrix: CitrixClient;
@@ -18,6 +19,29 @@ export interface ActivityDependencies {
    * @default 30_000
    */
   postRetrySettleMs?: number;
+  /** Incoming webhook (Slack or Teams) for rollout notifications; a secret, so worker configuration only. */
+  webhookUrl?: string;
+  /**
+   * Poll intervals up to this long are waited out inside one heartbeating attempt of `pollCatalogUpdate` (sleep, read,
+   * repeat); longer ones by Temporal's retry policy, one attempt per read. Measured in docs/performance.md: at 5-second
+   * polls the loop costs the Temporal server far less per read than a retry; from about 30 seconds, a retry costs less
+   * than the heartbeats of a waiting attempt. 0 turns the loop off.
+   * @default 15_000
+   */
+  inActivityPollMaxIntervalMs?: number;
+  /**
+   * At most this many polls loop at once (each holds an activity slot while it waits); the others fall back to one
+   * read per attempt. The worker passes half its activity slots.
+   * @default 100
+   */
+  maxLoopingPolls?: number;
+  /**
+   * A poll reports a new state, or the end of the update, at once; another sub-state or 10 % more progress only once
+   * this long has passed since its last report. Each report costs the workflow a task and six history events, so this
+   * bounds what a thousand concurrent updates cost Temporal, and how stale `status` progress may be.
+   * @default 60_000
+   */
+  progressReportIntervalMs?: number;
 }
 
 /** States in which Citrix accepts an image update, and in which an update has finished. */
@@ -25,6 +49,32 @@ const SETTLED_STATES = new Set(['Active', 'InputRequired']);
 /** States in which an update (or another operation) is still running. */
 const RUNNING_STATES = new Set(['Processing', 'PreDeployment']);
 const PROGRESS_STEP_PERCENT = 10;
+/**
+ * How often a running activity tells Temporal that its worker is alive. The workflow's heartbeat timeout is a few times
+ * this, so an activity lost with its worker (crash, SIGKILL, lost host) is retried within seconds instead of at its
+ * start-to-close timeout. The SDK throttles what reaches the server, and a short activity sends nothing.
+ */
+export const HEARTBEAT_INTERVAL_MS = 2_000;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AsyncFunctions = Record<string, (...args: any[]) => Promise<unknown>>;
+
+/** The same activities, each heartbeating while it runs. */
+function heartbeating<T extends AsyncFunctions>(activities: T): T {
+  const wrapped: AsyncFunctions = {};
+  for (const [name, activity] of Object.entries(activities)) {
+    wrapped[name] = async (...args) => {
+      const context = Context.current();
+      const timer = setInterval(() => context.heartbeat(), HEARTBEAT_INTERVAL_MS);
+      try {
+        return await activity(...args);
+      } finally {
+        clearInterval(timer);
+      }
+    };
+  }
+  return wrapped as T;
+}
 
 export interface ValidateRequest {
   catalogId: string;
@@ -98,7 +148,15 @@ export interface PollReport {
   estimatedSecondsLeft?: number;
 }
 
-export function createActivities({ citrix, postRetrySettleMs = 30_000 }: ActivityDependencies) {
+export function createActivities({
+  citrix,
+  postRetrySettleMs = 30_000,
+  webhookUrl,
+  inActivityPollMaxIntervalMs = 15_000,
+  maxLoopingPolls = 100,
+  progressReportIntervalMs = 60_000,
+}: ActivityDependencies) {
+  let loopingPolls = 0;
   async function readCatalog(catalogId: string): Promise<Catalog> {
     try {
       return await citrix.getCatalog(catalogId);
@@ -130,7 +188,9 @@ export function createActivities({ citrix, postRetrySettleMs = 30_000 }: Activit
     }
   }
 
-  return {
+  return heartbeating({
+    ...createRolloutActivities({ citrix, webhookUrl }),
+
     /** Reads the catalog and the image and checks that the update may start. Posts nothing. */
     async validateCatalogUpdate({ catalogId, imageId }: ValidateRequest): Promise<ValidationReport> {
       const catalog = await readCatalog(catalogId);
@@ -248,72 +308,106 @@ export function createActivities({ citrix, postRetrySettleMs = 30_000 }: Activit
     },
 
     /**
-     * One read of the catalog per attempt. While nothing worth reporting has changed it fails with a benign
-     * `CatalogStillUpdating`, and Temporal's retry policy (interval = poll interval) schedules the next read: retries
-     * add no history events, so a long update keeps a short history. It returns when the update ended, when the
-     * catalog visibly moved on, or when the check-in interval has passed.
+     * Reads the catalog every poll interval, never sooner than one interval after the previous read (or the post).
+     * Short intervals loop inside one heartbeating attempt; long ones make one read per attempt. While nothing worth
+     * reporting has changed the attempt fails with a benign `CatalogStillUpdating`, and Temporal's retry policy
+     * (interval = poll interval) schedules the next read: retries add no history events, so a long update keeps a
+     * short history. It returns when the update ended, when the catalog visibly moved on, or when the check-in
+     * interval has passed.
      */
     async pollCatalogUpdate(request: PollRequest): Promise<PollReport> {
       // Elapsed times come from the server's clock (the attempt's schedule time, and `postedAt` set by the
       // workflow), so that they hold under a time-skipping test server and when the worker's clock drifts.
-      const { attempt, scheduledTimestampMs, currentAttemptScheduledTimestampMs: now } = activityInfo();
-      let catalog: Catalog;
-      try {
-        catalog = await citrix.getCatalog(request.catalogId);
-      } catch (error) {
-        if (error instanceof CitrixNotFoundError) {
-          throw ApplicationFailure.nonRetryable(
-            `catalog ${request.catalogId} disappeared while its image was updating (it was deleted)`,
-            FailureType.CatalogUpdateFailed,
-            errorDetails(error),
-          );
-        }
-        const failure = toApplicationFailure(error);
-        if (failure.nonRetryable) throw failure;
-        throw ApplicationFailure.create({
-          message: failure.message,
-          type: failure.type ?? undefined,
-          details: failure.details as unknown[],
-          nextRetryDelay: Math.max(
-            error instanceof CitrixError ? (error.retryAfterMs ?? 0) : 0,
-            request.pollIntervalMs,
-          ),
+      const { attempt, scheduledTimestampMs, currentAttemptScheduledTimestampMs, startToCloseTimeoutMs } =
+        activityInfo();
+      const attemptStartedMs = Date.now();
+      const serverNow = () => currentAttemptScheduledTimestampMs + (Date.now() - attemptStartedMs);
+      const loop = request.pollIntervalMs <= inActivityPollMaxIntervalMs && loopingPolls < maxLoopingPolls;
+      const stillUpdating = (message: string) =>
+        ApplicationFailure.create({
+          type: FailureType.CatalogStillUpdating,
+          message,
+          nextRetryDelay: request.pollIntervalMs,
+          category: ApplicationFailureCategory.BENIGN,
         });
+      // The workflow schedules a poll right after the post or right after the previous poll reported: a read now
+      // would repeat the one just made (or see Citrix's lag), so the first read waits one poll interval. A retry has
+      // waited its interval already.
+      if (attempt === 1 && !loop) {
+        throw stillUpdating(`catalog ${request.catalogId}: first read in ${request.pollIntervalMs} ms`);
       }
+      let reads = 0;
+      if (loop) loopingPolls += 1;
+      try {
+        for (;;) {
+          if (loop && (attempt === 1 || reads > 0)) await sleep(request.pollIntervalMs);
+          let catalog: Catalog;
+          try {
+            catalog = await citrix.getCatalog(request.catalogId);
+          } catch (error) {
+            if (error instanceof CitrixNotFoundError) {
+              throw ApplicationFailure.nonRetryable(
+                `catalog ${request.catalogId} disappeared while its image was updating (it was deleted)`,
+                FailureType.CatalogUpdateFailed,
+                errorDetails(error),
+              );
+            }
+            const failure = toApplicationFailure(error);
+            if (failure.nonRetryable) throw failure;
+            throw ApplicationFailure.create({
+              message: failure.message,
+              type: failure.type ?? undefined,
+              details: failure.details as unknown[],
+              nextRetryDelay: Math.max(
+                error instanceof CitrixError ? (error.retryAfterMs ?? 0) : 0,
+                request.pollIntervalMs,
+              ),
+            });
+          }
+          reads += 1;
 
-      const snapshot = snapshotOf(catalog);
-      const seenRunning = request.seenRunning || RUNNING_STATES.has(catalog.state);
-      const report = (verdict: PollVerdict): PollReport => ({
-        verdict,
-        snapshot,
-        polls: attempt,
-        polledAt: new Date().toISOString(),
-        seenRunning,
-        estimatedSecondsLeft: estimateSecondsLeft(snapshot, request.postedAt, now),
-      });
+          const now = serverNow();
+          const snapshot = snapshotOf(catalog);
+          const seenRunning = request.seenRunning || RUNNING_STATES.has(catalog.state);
+          const report = (verdict: PollVerdict): PollReport => ({
+            verdict,
+            snapshot,
+            // Earlier attempts made one read each (the first one none, outside the loop).
+            polls: attempt - 1 + (loop ? reads : 0),
+            polledAt: new Date().toISOString(),
+            seenRunning,
+            estimatedSecondsLeft: estimateSecondsLeft(snapshot, request.postedAt, now),
+          });
 
-      if (SETTLED_STATES.has(catalog.state)) {
-        if (sameId(catalog.imageId, request.imageId)) return report('succeeded');
-        // Citrix keeps showing the old Active state for a while after the 202: only a finish seen after the update
-        // ran, or a catalog that never started within the start timeout, is a verdict.
-        if (seenRunning) return report('failed');
-        if (now - Date.parse(request.postedAt) >= request.startTimeoutMs) return report('neverStarted');
-      } else if (catalog.state === 'Error' || catalog.state === 'Deleting' || catalog.state === 'NotFound') {
-        return report('failed');
+          if (SETTLED_STATES.has(catalog.state)) {
+            if (sameId(catalog.imageId, request.imageId)) return report('succeeded');
+            // Citrix keeps showing the old Active state for a while after the 202: only a finish seen after the update
+            // ran, or a catalog that never started within the start timeout, is a verdict.
+            if (seenRunning) return report('failed');
+            if (now - Date.parse(request.postedAt) >= request.startTimeoutMs) return report('neverStarted');
+          } else if (catalog.state === 'Error' || catalog.state === 'Deleting' || catalog.state === 'NotFound') {
+            return report('failed');
+          }
+
+          const sinceReportMs = now - scheduledTimestampMs;
+          const checkInDue = sinceReportMs >= request.checkInIntervalMs;
+          const moved =
+            request.lastSeen.state !== snapshot.state ||
+            (sinceReportMs >= progressReportIntervalMs && changedMeaningfully(request.lastSeen, snapshot));
+          if (checkInDue || moved) return report('inProgress');
+          const message = `catalog ${request.catalogId} is ${describeState(catalog)}${
+            snapshot.percentComplete !== undefined ? ` at ${snapshot.percentComplete}%` : ''
+          }`;
+          // Within the attempt's start-to-close timeout (with room for a slow read), the loop sleeps and reads again;
+          // past it, or without the loop, the retry policy schedules the next read.
+          const roomMs = startToCloseTimeoutMs - (Date.now() - attemptStartedMs) - request.pollIntervalMs;
+          if (!loop || roomMs < 30_000) throw stillUpdating(message);
+        }
+      } finally {
+        if (loop) loopingPolls -= 1;
       }
-
-      const checkInDue = now - scheduledTimestampMs >= request.checkInIntervalMs;
-      if (checkInDue || changedMeaningfully(request.lastSeen, snapshot)) return report('inProgress');
-      throw ApplicationFailure.create({
-        type: FailureType.CatalogStillUpdating,
-        message: `catalog ${request.catalogId} is ${describeState(catalog)}${
-          snapshot.percentComplete !== undefined ? ` at ${snapshot.percentComplete}%` : ''
-        }`,
-        nextRetryDelay: request.pollIntervalMs,
-        category: ApplicationFailureCategory.BENIGN,
-      });
     },
-  };
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -25,6 +25,13 @@ export type FaultAction =
     }
   /** Destroys the socket without answering. */
   | { type: 'reset' }
+  /**
+   * Handles the request as usual (an `$updateImage` is accepted and the update starts), then destroys the socket
+   * instead of answering: the caller cannot know that its request took effect.
+   */
+  | { type: 'acceptThenReset' }
+  /** Handles the request as usual, then never answers: the caller runs into its own timeout. */
+  | { type: 'acceptThenStall' }
   /** Waits, then answers normally (or as the next matching fault says). */
   | { type: 'latency'; ms: number }
   /** The next accepted update of a matching catalog ends in `Error` once processing reaches `atPercent`. */
@@ -96,6 +103,8 @@ const faultSpecSchema = z.strictObject({
       body: z.unknown().optional(),
     }),
     z.strictObject({ type: z.literal('reset') }),
+    z.strictObject({ type: z.literal('acceptThenReset') }),
+    z.strictObject({ type: z.literal('acceptThenStall') }),
     z.strictObject({ type: z.literal('latency'), ms: count }),
     z.strictObject({
       type: z.literal('failNextUpdate'),
@@ -151,7 +160,7 @@ export class FaultList {
   }
 
   /**
-   * The request-level faults (status, reset, latency) that apply to one request, in insertion order, up to and
+   * The request-level faults (status, reset, acceptThen…, latency) that apply to one request, in insertion order, up to and
    * including the first that answers for it.
    */
   takeForRequest(facts: RequestFacts): FaultAction[] {

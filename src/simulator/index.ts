@@ -1,5 +1,5 @@
 export { startSimulator, type RecordedRequest, type RunningSimulator, type SimulatorOptions } from './server';
 export { DEFAULT_SEED, SEED_IDS, parseSeed } from './seed';
 export type { SimApplication, SimCatalog, SimImage, SimSite, SimWarning, SimulatorSeed } from './seed';
-export type { FaultAction, FaultMatch, FaultSpec, Operation } from './faults';
+export type { FaultAction, FaultMatch, FaultSpec, Operation, StoredFault } from './faults';
 export type { Timing } from './state';

@@ -2,7 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { FaultList, validateFaultSpec, type FaultAction, type FaultSpec, type Operation } from './faults';
+import {
+  FaultList,
+  validateFaultSpec,
+  type FaultAction,
+  type FaultSpec,
+  type Operation,
+  type StoredFault,
+} from './faults';
 import { DEFAULT_SEED, type SimCatalog, type SimImage, type SimulatorSeed } from './seed';
 import { SimState, type Timing } from './state';
 import {
@@ -43,6 +50,11 @@ export interface RecordedRequest {
   durationMs: number;
   /** The `citrix-transactionId` the response carried. */
   transactionId?: string;
+  /**
+   * Set when an `acceptThenReset`/`acceptThenStall` fault withheld the answer: the status the request was handled
+   * with (202 for an accepted update). Such requests are logged the moment they are handled.
+   */
+  withheldStatus?: number;
 }
 
 export interface RunningSimulator {
@@ -62,6 +74,10 @@ export interface RunningSimulator {
   issuedTokens(): string[];
   /** Adds a fault (as `POST /__admin/faults`) and returns its id. */
   addFault(fault: FaultSpec): string;
+  /** The faults still in force (as `GET /__admin/faults`); a fault disappears once it has applied `times` times. */
+  faults(): StoredFault[];
+  /** Removes a fault (as `DELETE /__admin/faults/{id}`); false when it is gone already. */
+  removeFault(id: string): boolean;
   /** Overwrites catalog fields, cancelling any update in flight (as `POST /__admin/catalogs/{id}`). Throws for an unknown catalog. */
   patchCatalog(catalogId: string, patch: Partial<SimCatalog>): void;
   /** Finishes the catalog's update in flight now, if any (as `POST /__admin/catalogs/{id}/complete`). */
@@ -189,6 +205,8 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 /** Logs a request once its answer is written (or its socket is destroyed). */
 const onAnswered = new WeakMap<ServerResponse, () => void>();
+/** Answers that an `acceptThen…` fault withholds: called with the status instead of writing the answer. */
+const withheld = new WeakMap<ServerResponse, (status: number) => void>();
 
 function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
   writeResponse(
@@ -208,6 +226,11 @@ function writeResponse(
   headers: Record<string, string>,
 ): void {
   if (res.headersSent || res.destroyed) return;
+  const withhold = withheld.get(res);
+  if (withhold) {
+    withheld.delete(res);
+    return withhold(status);
+  }
   res.writeHead(status, {
     ...(payload ? { 'content-type': contentType, 'content-length': String(Buffer.byteLength(payload)) } : {}),
     'cache-control': 'no-cache',
@@ -330,12 +353,23 @@ class CatalogServiceSimulator {
     res.setHeader('citrix-transactionId', transactionId);
     const route = matchRoute(method, segments);
     const time = new Date().toISOString();
+    let withheldStatus: number | undefined;
     // Logged as the answer is written, not on 'close': a client may read the answer before 'close' fires here.
     const record = () => {
       if (!onAnswered.delete(res)) return;
       const durationMs = Math.round((performance.now() - startedMs) * 100) / 100;
       const status = res.headersSent ? res.statusCode : 0;
-      this.record({ method, path, query, operation: route.operation, status, time, durationMs, transactionId });
+      this.record({
+        method,
+        path,
+        query,
+        operation: route.operation,
+        status,
+        time,
+        durationMs,
+        transactionId,
+        ...(withheldStatus !== undefined && { withheldStatus }),
+      });
     };
     onAnswered.set(res, record);
     res.once('close', record);
@@ -347,7 +381,14 @@ class CatalogServiceSimulator {
     });
     for (const action of actions) {
       if (action.type === 'latency') await this.delay(action.ms);
-      else return this.injectFault(req, res, action);
+      else if (action.type === 'acceptThenReset' || action.type === 'acceptThenStall') {
+        // Handled as usual below; only the answer is withheld. Logged now: the caller never hears of it.
+        withheld.set(res, (status) => {
+          withheldStatus = status;
+          record();
+          if (action.type === 'acceptThenReset') req.socket.destroy();
+        });
+      } else return this.injectFault(req, res, action);
     }
 
     if (route.operation === 'unknown') {
@@ -595,6 +636,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     requests: () => [...simulator.log],
     issuedTokens: () => state.issuedTokens(),
     addFault: (fault) => simulator.addFault(fault),
+    faults: () => simulator.faults.list().map((fault) => ({ ...fault })),
+    removeFault: (id) => simulator.faults.remove(id),
     patchCatalog: (catalogId, patch) => void state.patchCatalog(catalogId, patch),
     completeUpdate: (catalogId) => void state.completeUpdate(catalogId),
     setTiming: (timing) => setTiming(state, { ...timing }),

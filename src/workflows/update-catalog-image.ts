@@ -41,8 +41,15 @@ export interface WaitCheckpoint {
   lastSeen: CatalogSnapshot;
 }
 
+/**
+ * Activities heartbeat every few seconds (`HEARTBEAT_INTERVAL_MS`): an attempt lost with its worker is retried after
+ * this, not after its start-to-close timeout. Changing activity options does not affect replay.
+ */
+const HEARTBEAT_TIMEOUT = '10 seconds';
+
 const { validateCatalogUpdate, postImageUpdate } = proxyActivities<Activities>({
   startToCloseTimeout: '4 minutes',
+  heartbeatTimeout: HEARTBEAT_TIMEOUT,
   scheduleToCloseTimeout: '15 minutes',
   cancellationType: ActivityCancellationType.TRY_CANCEL,
   retry: {
@@ -165,6 +172,7 @@ async function waitForCatalogUpdate(
       // Each retry of this activity is one poll; the retry policy is the poll loop, bounded by the deadline.
       scheduleToCloseTimeout: remainingMs,
       startToCloseTimeout: '2 minutes',
+      heartbeatTimeout: HEARTBEAT_TIMEOUT,
       cancellationType: ActivityCancellationType.TRY_CANCEL,
       retry: {
         initialInterval: request.pollIntervalMs,
