@@ -33,6 +33,8 @@ async function main(): Promise<number> {
       taskQueue: TASK_QUEUE,
       citrix,
       postRetrySettleMs: 3_000,
+      // A demo is watched: report progress every couple of seconds rather than once a minute.
+      progressReportIntervalMs: 2_000,
     });
     const result = await worker.runUntil(async () => {
       const { handle } = await startCatalogUpdate(temporal.client, TASK_QUEUE, {
