@@ -159,13 +159,7 @@ async function recordOn(
   if (scenarios.length === 0) return;
   const env = await startLocalTemporal({ extraArgs: options.extraArgs });
   const simulator = await startSimulator({ updateDurationMs: options.updateDurationMs, acceptLagMs: 300 });
-  const citrix = new CitrixClient({
-    customerId: simulator.customerId,
-    clientId: simulator.clientId,
-    clientSecret: simulator.clientSecret,
-    apiBaseUrl: simulator.baseUrl,
-    tokenUrl: simulator.tokenUrl,
-  });
+  const citrix = new CitrixClient(simulator.clientOptions());
   try {
     const worker = await createCatalogWorker({
       connection: env.nativeConnection,

@@ -20,13 +20,7 @@ async function main(): Promise<number> {
   const temporal = await startLocalTemporal();
   const simulator = await startSimulator({ updateDurationMs: 15_000, acceptLagMs: 1_500 });
   console.log(`Citrix Catalog Service simulator on ${simulator.baseUrl}`);
-  const citrix = new CitrixClient({
-    customerId: simulator.customerId,
-    clientId: simulator.clientId,
-    clientSecret: simulator.clientSecret,
-    apiBaseUrl: simulator.baseUrl,
-    tokenUrl: simulator.tokenUrl,
-  });
+  const citrix = new CitrixClient(simulator.clientOptions());
   try {
     const worker = await createCatalogWorker({
       connection: temporal.nativeConnection,

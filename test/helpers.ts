@@ -17,11 +17,7 @@ export function citrixFor(
   overrides: Partial<ConstructorParameters<typeof CitrixClient>[0]> = {},
 ) {
   return new CitrixClient({
-    customerId: simulator.customerId,
-    clientId: simulator.clientId,
-    clientSecret: simulator.clientSecret,
-    apiBaseUrl: simulator.baseUrl,
-    tokenUrl: simulator.tokenUrl,
+    ...simulator.clientOptions(),
     requestTimeoutMs: 5_000,
     ...overrides,
   });

@@ -68,6 +68,8 @@ export interface RunningSimulator {
   siteId: string;
   clientId: string;
   clientSecret: string;
+  /** Everything a Catalog Service client needs to talk to this simulator (the shape `CitrixClient` takes). */
+  clientOptions(): { customerId: string; clientId: string; clientSecret: string; apiBaseUrl: string; tokenUrl: string };
   /** The request log in the order answered (what `GET /__admin/requests` answers). Admin calls are not logged. */
   requests(): RecordedRequest[];
   /** Every access token issued since start or the last reset. */
@@ -625,14 +627,16 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { customerId, site, clientId, clientSecret } = state.seed;
   simulator.baseUrl = `${origin}/catalogservice`;
+  const tokenUrl = `${origin}/cctrustoauth2/${customerId}/tokens/clients`;
   return {
     baseUrl: simulator.baseUrl,
-    tokenUrl: `${origin}/cctrustoauth2/${customerId}/tokens/clients`,
+    tokenUrl,
     adminUrl: `${origin}/__admin`,
     customerId,
     siteId: site.id,
     clientId,
     clientSecret,
+    clientOptions: () => ({ customerId, clientId, clientSecret, apiBaseUrl: simulator.baseUrl, tokenUrl }),
     requests: () => [...simulator.log],
     issuedTokens: () => state.issuedTokens(),
     addFault: (fault) => simulator.addFault(fault),
