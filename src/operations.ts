@@ -12,7 +12,7 @@ import {
 } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { InvalidInputError } from './shared';
+import { InvalidInputError, parseInput } from './shared';
 import {
   type RolloutInput,
   type RolloutProgress,
@@ -24,13 +24,7 @@ import {
 import { progressQuery, rolloutImage } from './workflows';
 
 export function parseRolloutInput(input: unknown): RolloutRequest {
-  const result = rolloutInputSchema.safeParse(input);
-  if (result.success) return result.data;
-  throw new InvalidInputError(
-    result.error.issues.map((issue) =>
-      issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
-    ),
-  );
+  return parseInput(rolloutInputSchema, input);
 }
 
 function defaultRolloutId(): string {

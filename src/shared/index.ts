@@ -128,15 +128,19 @@ export class InvalidInputError extends Error {
   }
 }
 
-/** Validates and fills in defaults; throws `InvalidInputError` listing every problem at once. */
-export function parseUpdateCatalogImageInput(input: unknown): UpdateCatalogImageRequest {
-  const result = updateCatalogImageInputSchema.safeParse(input);
+/** Validates against `schema` and fills in defaults; throws `InvalidInputError` listing every problem at once. */
+export function parseInput<Schema extends z.ZodType>(schema: Schema, input: unknown): z.output<Schema> {
+  const result = schema.safeParse(input);
   if (result.success) return result.data;
   throw new InvalidInputError(
     result.error.issues.map((issue) =>
       issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
     ),
   );
+}
+
+export function parseUpdateCatalogImageInput(input: unknown): UpdateCatalogImageRequest {
+  return parseInput(updateCatalogImageInputSchema, input);
 }
 
 export type CatalogUpdatePhase =

@@ -17,12 +17,20 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { RolloutEvent } from '../activities/rollout';
-import { type CatalogUpdateResult, FailureType, NON_RETRYABLE_FAILURES, catalogUpdateWorkflowId } from '../shared';
+import {
+  type CatalogUpdateResult,
+  FailureType,
+  InvalidInputError,
+  NON_RETRYABLE_FAILURES,
+  catalogUpdateWorkflowId,
+  parseInput,
+} from '../shared';
 import {
   type CatalogRolloutProgress,
   type RolloutInput,
   type RolloutPhase,
   type RolloutProgress,
+  type RolloutRequest,
   SearchAttributes,
   planWaves,
   rolloutInputSchema,
@@ -66,16 +74,13 @@ const { notifyRollout } = proxyActivities<Activities>({
  * Between waves: optional approval, bake time and a maintenance window; any failure beyond the budget halts it.
  */
 export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutCheckpoint): Promise<RolloutProgress> {
-  const parsed = rolloutInputSchema.safeParse(input);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ${i.message}` : i.message));
-    throw ApplicationFailure.nonRetryable(
-      `invalid rollout: ${problems.join('; ')}`,
-      FailureType.InvalidInput,
-      problems,
-    );
+  let request: RolloutRequest;
+  try {
+    request = parseInput(rolloutInputSchema, input);
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    throw ApplicationFailure.nonRetryable(error.message, FailureType.InvalidInput, error.problems);
   }
-  const request = parsed.data;
   const rolloutId = request.rolloutId ?? workflowInfo().workflowId;
   const now = () => new Date(Date.now()).toISOString();
 
