@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,12 +17,13 @@ import {
   statusOf,
   workflowBundle,
   quietTemporalLogs,
+  runStarter,
+  spawnWorker,
 } from './helpers';
 
 quietTemporalLogs();
 
 const TASK_QUEUE = 'processes-test';
-const ROOT = path.resolve(__dirname, '..');
 
 describe('the worker and the starter as the processes an operator runs', () => {
   let env: TestWorkflowEnvironment;
@@ -74,23 +75,8 @@ describe('the worker and the starter as the processes an operator runs', () => {
 
   /** A worker started as an operator would start it: its own process, configured by environment variables. */
   async function startWorkerProcess(): Promise<ChildProcess> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
-      cwd: ROOT,
-      env: processEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = await spawnWorker(processEnv(), (text) => (workerOutput += text));
     workers.push(child);
-    let output = '';
-    child.stdout!.on('data', (chunk) => (workerOutput += chunk));
-    child.stderr!.on('data', (chunk) => (workerOutput += chunk));
-    child.stderr!.on('data', (chunk) => (output += chunk));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout!.on('data', (chunk: Buffer) => {
-        output += chunk;
-        if (output.includes('worker started')) resolve();
-      });
-      child.once('exit', (code) => reject(new Error(`worker exited with ${code} before it started:\n${output}`)));
-    });
     return child;
   }
 
@@ -124,25 +110,13 @@ describe('the worker and the starter as the processes an operator runs', () => {
     for (const token of simulator.issuedTokens()) issuedTokens.add(token);
   });
 
-  async function runStarter(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/starter.ts', ...args], {
-      cwd: ROOT,
-      env: processEnv(),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const [code] = await once(child, 'exit');
-    return { code, stdout, stderr };
-  }
+  const starter = (...args: string[]) => runStarter(args, processEnv());
 
   test('the starter starts an update, follows it with --wait --json and reports it with status', async () => {
     resetSimulator();
     const worker = await startWorkerProcess();
     const { catalogs, images } = SEED_IDS;
-    const started = await runStarter(
+    const started = await starter(
       'start',
       '--catalog',
       catalogs.sales,
@@ -167,7 +141,7 @@ describe('the worker and the starter as the processes an operator runs', () => {
     assert.equal(result.event, 'result');
     assert.equal(result.outcome, 'updated');
 
-    const status = await runStarter('status', catalogs.sales, '--json');
+    const status = await starter('status', catalogs.sales, '--json');
     assert.equal(status.code, 0, status.stderr);
     const report = JSON.parse(status.stdout);
     assert.equal(report.workflowStatus, 'COMPLETED');
@@ -180,7 +154,7 @@ describe('the worker and the starter as the processes an operator runs', () => {
 
   test('the starter refuses bad input with exit code 2 before contacting anything', async () => {
     resetSimulator();
-    const result = await runStarter(
+    const result = await starter(
       'start',
       '--catalog',
       'Finance',

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
-import { acceptedPosts, freePort, quietTemporalLogs } from './helpers';
+import { acceptedPosts, freePort, quietTemporalLogs, runStarter } from './helpers';
 import { startStack, type TestStack } from './stack';
 
 quietTemporalLogs();
 
 const TASK_QUEUE = 'rollout-cli-test';
-const ROOT = path.resolve(__dirname, '..');
 const { catalogs, images } = SEED_IDS;
 
 describe('the rollout, list, history and schedule commands', () => {
@@ -34,19 +31,8 @@ describe('the rollout, list, history and schedule commands', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function cli(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/starter.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: TASK_QUEUE },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const [code] = await once(child, 'exit');
-    return { code, stdout, stderr };
-  }
+  const cli = (...args: string[]) =>
+    runStarter(args, { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: TASK_QUEUE });
   const jsonLines = (stdout: string) =>
     stdout
       .trim()
