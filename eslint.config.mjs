@@ -23,16 +23,24 @@ export default tseslint.config(
     },
   },
   {
-    // Workflow code runs in Temporal's deterministic sandbox: no I/O, no Node built-ins, no HTTP client.
+    // Workflow code runs in Temporal's deterministic sandbox: no I/O, no Node built-ins, no HTTP client, nothing heavy.
     files: ['src/workflows/**/*.ts', 'src/shared/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
-          paths: [...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'undici'].map((name) => ({
-            name,
-            message: 'Workflow code must stay deterministic: do I/O in an activity instead.',
-          })),
+          paths: [
+            ...[...builtinModules, ...builtinModules.map((m) => `node:${m}`), 'undici'].map((name) => ({
+              name,
+              message: 'Workflow code must stay deterministic: do I/O in an activity instead.',
+            })),
+            {
+              name: 'zod',
+              message:
+                'Every workflow evaluates its imports in its own sandbox: a schema library costs each cached workflow ' +
+                'about a megabyte (docs/performance.md). Use the rules in src/shared/validation.ts.',
+            },
+          ],
         },
       ],
     },

@@ -12,20 +12,17 @@ import {
 } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { InvalidInputError, parseInput } from './shared';
+import { InvalidInputError } from './shared';
 import {
   type RolloutInput,
   type RolloutProgress,
-  type RolloutRequest,
   SearchAttributes,
-  rolloutInputSchema,
+  parseRolloutInput,
   rolloutWorkflowId,
 } from './shared/rollout';
 import { progressQuery, rolloutImage } from './workflows';
 
-export function parseRolloutInput(input: unknown): RolloutRequest {
-  return parseInput(rolloutInputSchema, input);
-}
+export { parseRolloutInput };
 
 function defaultRolloutId(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');

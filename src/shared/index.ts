@@ -2,8 +2,10 @@
  * Names, input and output types shared by workflows, activities, the worker and the starter. Workflow code imports
  * this module, so it must stay free of Node built-ins and I/O.
  */
-import { z } from 'zod';
 import { isGuid, isImageId } from '../citrix/ids';
+import { type Fields, boolean, number, object, parseWith, required, text } from './validation';
+
+export { InvalidInputError } from './validation';
 
 export const DEFAULT_TASK_QUEUE = 'catalog-rollout';
 
@@ -20,127 +22,130 @@ const HOUR = 60 * MINUTE;
 export const MAX_WARNING_TITLE_LENGTH = 256;
 export const MAX_WARNING_MESSAGE_LENGTH = 2048;
 
-const optionalText = (field: string, max: number) =>
-  z
-    .string()
-    .trim()
-    .min(1, `${field} must not be empty: leave it out instead`)
-    .max(max, `${field} is longer than ${max} characters`)
-    .optional();
-
 /** How each catalog is updated: the same for a single update and for every catalog of a rollout. */
-export const catalogUpdateOptions = {
+export interface CatalogUpdateOptions {
   /**
    * `false` for a customer image, `true` for one prepared by Citrix.
    * @default false
    */
-  citrixPrepared: z.boolean().default(false),
+  citrixPrepared?: boolean;
   /**
    * Citrix's `vdaUpdateDelay`, in minutes: -1 updates each machine at its next shutdown (no forced restart),
    * 0 restarts every machine now, N spreads restarts, with warnings, over N minutes.
    * @default -1
    */
-  vdaUpdateDelayMinutes: z
-    .number()
-    .int('vdaUpdateDelayMinutes must be a whole number of minutes')
-    .min(-1, 'vdaUpdateDelayMinutes must be -1 (next shutdown), 0 (now) or a positive number of minutes')
-    .max(7 * 24 * 60, 'vdaUpdateDelayMinutes must be at most a week (10080)')
-    .default(-1),
+  vdaUpdateDelayMinutes?: number;
   /** Title of the restart warning shown to users. */
-  warningTitle: optionalText('warningTitle', MAX_WARNING_TITLE_LENGTH),
+  warningTitle?: string;
   /** Restart warning shown to users; `%m%` stands for the minutes left. */
-  warningMessage: optionalText('warningMessage', MAX_WARNING_MESSAGE_LENGTH),
+  warningMessage?: string;
   /**
    * How often the catalog is read while it updates.
    * @default 30_000
    */
-  pollIntervalMs: z
-    .number()
-    .int()
-    .min(SECOND, 'pollIntervalMs must be at least 1 second')
-    .max(HOUR, 'pollIntervalMs must be at most 1 hour')
-    .default(30 * SECOND),
+  pollIntervalMs?: number;
   /** Who asked for the update, for the record (a name or ticket, never a secret). */
-  requestedBy: z.string().trim().max(256).optional(),
-};
+  requestedBy?: string;
+}
 
-export const updateCatalogImageInputSchema = z
-  .object({
-    /** The catalog to update (a GUID). */
-    catalogId: z
-      .string()
-      .refine(
-        isGuid,
-        'catalogId must be a catalog GUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6 (the starter\'s "catalogs" command lists them)',
-      ),
-    /** The template image to move the catalog to. */
-    imageId: z.string().refine(isImageId, 'imageId must be a Citrix template image id'),
-    ...catalogUpdateOptions,
-    /**
-     * The whole update, from start to the catalog being back to `Active`, must end within this.
-     * @default 6 hours
-     */
-    deadlineMs: z
-      .number()
-      .int()
-      .min(MINUTE, 'deadlineMs must be at least 1 minute')
-      .max(7 * 24 * HOUR, 'deadlineMs must be at most 7 days')
-      .default(6 * HOUR),
-    /**
-     * After the update was accepted, how long the catalog may still show its old image before anything has visibly
-     * started; Citrix shows the old `Active` state for a while after the 202.
-     * @default 10 minutes
-     */
-    startTimeoutMs: z
-      .number()
-      .int()
-      .min(SECOND)
-      .max(6 * HOUR)
-      .default(10 * MINUTE),
-    /**
-     * While nothing changes, the workflow still hears from the catalog at least this often (it bounds how stale
-     * `status` can be, and how many history events a long update costs).
-     * @default 30 minutes
-     */
-    checkInIntervalMs: z
-      .number()
-      .int()
-      .min(SECOND)
-      .max(24 * HOUR)
-      .default(30 * MINUTE),
-  })
-  .strict()
-  .superRefine((input, ctx) => {
-    if (input.deadlineMs <= input.pollIntervalMs) {
-      ctx.addIssue({ code: 'custom', path: ['deadlineMs'], message: 'deadlineMs must be longer than pollIntervalMs' });
-    }
+/** The options with their defaults filled in. */
+export type CatalogUpdateSettings = CatalogUpdateOptions &
+  Required<Pick<CatalogUpdateOptions, 'citrixPrepared' | 'vdaUpdateDelayMinutes' | 'pollIntervalMs'>>;
+
+const optionalText = (field: string, max: number) =>
+  text({
+    trim: true,
+    min: 1,
+    tooSmall: `${field} must not be empty: leave it out instead`,
+    max,
+    tooLarge: `${field} is longer than ${max} characters`,
   });
 
+export const catalogUpdateOptions: Fields<CatalogUpdateSettings> = {
+  citrixPrepared: boolean(false),
+  vdaUpdateDelayMinutes: number({
+    integer: 'vdaUpdateDelayMinutes must be a whole number of minutes',
+    min: -1,
+    tooSmall: 'vdaUpdateDelayMinutes must be -1 (next shutdown), 0 (now) or a positive number of minutes',
+    max: 7 * 24 * 60,
+    tooLarge: 'vdaUpdateDelayMinutes must be at most a week (10080)',
+    default: -1,
+  }),
+  warningTitle: optionalText('warningTitle', MAX_WARNING_TITLE_LENGTH),
+  warningMessage: optionalText('warningMessage', MAX_WARNING_MESSAGE_LENGTH),
+  pollIntervalMs: number({
+    integer: true,
+    min: SECOND,
+    tooSmall: 'pollIntervalMs must be at least 1 second',
+    max: HOUR,
+    tooLarge: 'pollIntervalMs must be at most 1 hour',
+    default: 30 * SECOND,
+  }),
+  requestedBy: text({ trim: true, max: 256 }),
+};
+
 /** What a caller passes to `updateCatalogImage`; every option has a default. */
-export type UpdateCatalogImageInput = z.input<typeof updateCatalogImageInputSchema>;
+export interface UpdateCatalogImageInput extends CatalogUpdateOptions {
+  /** The catalog to update (a GUID). */
+  catalogId: string;
+  /** The template image to move the catalog to. */
+  imageId: string;
+  /**
+   * The whole update, from start to the catalog being back to `Active`, must end within this.
+   * @default 6 hours
+   */
+  deadlineMs?: number;
+  /**
+   * After the update was accepted, how long the catalog may still show its old image before anything has visibly
+   * started; Citrix shows the old `Active` state for a while after the 202.
+   * @default 10 minutes
+   */
+  startTimeoutMs?: number;
+  /**
+   * While nothing changes, the workflow still hears from the catalog at least this often (it bounds how stale
+   * `status` can be, and how many history events a long update costs).
+   * @default 30 minutes
+   */
+  checkInIntervalMs?: number;
+}
+
 /** The input with every default filled in. */
-export type UpdateCatalogImageRequest = z.output<typeof updateCatalogImageInputSchema>;
+export type UpdateCatalogImageRequest = UpdateCatalogImageInput &
+  CatalogUpdateSettings &
+  Required<Pick<UpdateCatalogImageInput, 'deadlineMs' | 'startTimeoutMs' | 'checkInIntervalMs'>>;
 
-export class InvalidInputError extends Error {
-  override name = 'InvalidInputError';
-  constructor(readonly problems: string[]) {
-    super(`invalid input: ${problems.join('; ')}`);
-  }
-}
-
-/** Validates against `schema` and fills in defaults; throws `InvalidInputError` listing every problem at once. */
-export function parseInput<Schema extends z.ZodType>(schema: Schema, input: unknown): z.output<Schema> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  throw new InvalidInputError(
-    result.error.issues.map((issue) =>
-      issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
+const updateCatalogImageInput = object<UpdateCatalogImageRequest>(
+  {
+    catalogId: required(
+      text({
+        test: [
+          isGuid,
+          'catalogId must be a catalog GUID such as 3fa85f64-5717-4562-b3fc-2c963f66afa6 (the starter\'s "catalogs" command lists them)',
+        ],
+      }),
     ),
-  );
-}
+    imageId: required(text({ test: [isImageId, 'imageId must be a Citrix template image id'] })),
+    ...catalogUpdateOptions,
+    deadlineMs: number({
+      integer: true,
+      min: MINUTE,
+      tooSmall: 'deadlineMs must be at least 1 minute',
+      max: 7 * 24 * HOUR,
+      tooLarge: 'deadlineMs must be at most 7 days',
+      default: 6 * HOUR,
+    }),
+    startTimeoutMs: number({ integer: true, min: SECOND, max: 6 * HOUR, default: 10 * MINUTE }),
+    checkInIntervalMs: number({ integer: true, min: SECOND, max: 24 * HOUR, default: 30 * MINUTE }),
+  },
+  (input, problem) => {
+    if (input.deadlineMs <= input.pollIntervalMs)
+      problem('deadlineMs', 'deadlineMs must be longer than pollIntervalMs');
+  },
+);
 
+/** Validates an update's input and fills in defaults; throws `InvalidInputError` listing every problem at once. */
 export function parseUpdateCatalogImageInput(input: unknown): UpdateCatalogImageRequest {
-  return parseInput(updateCatalogImageInputSchema, input);
+  return parseWith(updateCatalogImageInput, input);
 }
 
 export type CatalogUpdatePhase =

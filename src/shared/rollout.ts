@@ -3,9 +3,9 @@
  * the activities and the starter. Workflow code imports this module: no Node built-ins, no I/O.
  */
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
-import { z } from 'zod';
 import { isGuid, isImageId } from '../citrix/ids';
-import { catalogUpdateOptions } from './index';
+import { type CatalogUpdateOptions, type CatalogUpdateSettings, catalogUpdateOptions } from './index';
+import { boolean, list, number, object, oneOf, optional, parseWith, required, text } from './validation';
 
 /** Custom search attributes; register them on the server (see README) so `list` can filter on them. */
 export const SearchAttributes = {
@@ -27,126 +27,179 @@ const DAY = 24 * HOUR;
 export const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];
 
-const clock = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'times are HH:MM, 24-hour');
+const clock = required(text({ test: [(t) => /^([01]\d|2[0-3]):[0-5]\d$/.test(t), 'times are HH:MM, 24-hour'] }));
 
 /** A recurring maintenance window: waves start only inside it. */
-export const maintenanceWindowSchema = z
-  .object({
-    days: z.array(z.enum(WEEKDAYS)).min(1, 'a maintenance window needs at least one day'),
+export interface MaintenanceWindow {
+  days: Weekday[];
+  start: string;
+  /** End time; a window that ends before it starts runs past midnight. */
+  end: string;
+  /** IANA time zone, such as Europe/Berlin. */
+  timeZone: string;
+}
+
+const maintenanceWindow = object<MaintenanceWindow>(
+  {
+    days: required(
+      list(required(oneOf(WEEKDAYS)), { min: 1, tooSmall: 'a maintenance window needs at least one day' }),
+    ),
     start: clock,
-    /** End time; a window that ends before it starts runs past midnight. */
     end: clock,
-    /** IANA time zone, such as Europe/Berlin. */
-    timeZone: z.string().min(1),
-  })
-  .strict()
-  .refine((w) => w.start !== w.end, 'a maintenance window must not start and end at the same time');
-export type MaintenanceWindow = z.infer<typeof maintenanceWindowSchema>;
+    timeZone: required(text({ min: 1 })),
+  },
+  (window, problem) => {
+    if (window.start === window.end) problem('end', 'a maintenance window must not start and end at the same time');
+  },
+);
 
-export const rolloutInputSchema = z
-  .object({
-    /** Names the rollout; defaults to the workflow id. Catalog updates carry it as a search attribute. */
-    rolloutId: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/, 'rolloutId may hold letters, digits and . _ : - (at most 100)')
-      .optional(),
-    /** The image to roll out, or `imageNamePattern` to pick the newest Ready image whose name matches at start. */
-    imageId: z.string().refine(isImageId, 'imageId must be a Citrix template image id').optional(),
-    imageNamePattern: z.string().min(1).max(200).optional(),
-    /**
-     * Instead of an image and targets: return every catalog that this earlier, finished rollout moved to the image
-     * that catalog had before.
-     */
-    restoreRolloutId: z
-      .string()
-      .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,107}$/, 'restoreRolloutId is a rollout id')
-      .optional(),
-    /** Explicit catalogs, in order. */
-    catalogIds: z.array(z.string().refine(isGuid, 'catalogIds must be catalog GUIDs')).max(5000).optional(),
-    /** Every catalog of the site (optionally filtered by `catalogNamePattern`), resolved at start. */
-    allCatalogs: z.boolean().default(false),
-    catalogNamePattern: z.string().min(1).max(200).optional(),
-    excludeCatalogIds: z.array(z.string().refine(isGuid)).default([]),
-    /** Explicit waves of catalog ids; otherwise a canary wave, then waves of `batchSize`. */
-    waves: z.array(z.array(z.string().refine(isGuid)).min(1)).optional(),
-    /** @default 1 */
-    canaryCount: z.number().int().min(0).max(1000).optional(),
-    canaryPercent: z.number().min(0).max(100).optional(),
-    /** Catalogs per wave after the canary. @default 10 */
-    batchSize: z.number().int().min(1).max(5000).default(10),
-    /** Catalogs updated at once within a wave. @default 5 */
-    maxParallel: z.number().int().min(1).max(500).default(5),
-    /** Who must approve before a wave starts. @default 'none' */
-    approval: z.enum(['none', 'afterCanary', 'everyWave']).default('none'),
-    /** Pause after each wave before the next one starts. @default 0 */
-    bakeTimeMs: z
-      .number()
-      .int()
-      .min(0)
-      .max(7 * DAY)
-      .default(0),
-    /** Failed catalogs tolerated; one more halts the rollout. @default 0 */
-    failureBudget: z.number().int().min(0).max(5000).default(0),
-    /** On halt, return the catalogs this rollout moved to the image each had before. @default false */
-    rollbackOnHalt: z.boolean().default(false),
-    /** Resolve and validate everything, print the plan, post nothing. @default false */
-    dryRun: z.boolean().default(false),
-    /** Do not start before this time (ISO 8601). */
-    startAt: z.iso.datetime({ offset: true }).optional(),
-    maintenanceWindow: maintenanceWindowSchema.optional(),
-    /** Send notifications to the webhook configured on the worker. @default true */
-    notify: z.boolean().default(true),
+export const ROLLOUT_APPROVALS = ['none', 'afterCanary', 'everyWave'] as const;
+
+/** ISO 8601 with a time zone offset, such as 2026-12-05T22:00:00+01:00 or 2026-12-05T21:00:00Z. */
+const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/;
+
+export interface RolloutInput extends CatalogUpdateOptions {
+  /** Names the rollout; defaults to the workflow id. Catalog updates carry it as a search attribute. */
+  rolloutId?: string;
+  /** The image to roll out, or `imageNamePattern` to pick the newest Ready image whose name matches at start. */
+  imageId?: string;
+  imageNamePattern?: string;
+  /**
+   * Instead of an image and targets: return every catalog that this earlier, finished rollout moved to the image
+   * that catalog had before.
+   */
+  restoreRolloutId?: string;
+  /** Explicit catalogs, in order. */
+  catalogIds?: string[];
+  /** Every catalog of the site (optionally filtered by `catalogNamePattern`), resolved at start. @default false */
+  allCatalogs?: boolean;
+  catalogNamePattern?: string;
+  /** @default [] */
+  excludeCatalogIds?: string[];
+  /** Explicit waves of catalog ids; otherwise a canary wave, then waves of `batchSize`. */
+  waves?: string[][];
+  /** @default 1 */
+  canaryCount?: number;
+  canaryPercent?: number;
+  /** Catalogs per wave after the canary. @default 10 */
+  batchSize?: number;
+  /** Catalogs updated at once within a wave. @default 5 */
+  maxParallel?: number;
+  /** Who must approve before a wave starts. @default 'none' */
+  approval?: (typeof ROLLOUT_APPROVALS)[number];
+  /** Pause after each wave before the next one starts. @default 0 */
+  bakeTimeMs?: number;
+  /** Failed catalogs tolerated; one more halts the rollout. @default 0 */
+  failureBudget?: number;
+  /** On halt, return the catalogs this rollout moved to the image each had before. @default false */
+  rollbackOnHalt?: boolean;
+  /** Resolve and validate everything, print the plan, post nothing. @default false */
+  dryRun?: boolean;
+  /** Do not start before this time (ISO 8601 with an offset). */
+  startAt?: string;
+  maintenanceWindow?: MaintenanceWindow;
+  /** Send notifications to the webhook configured on the worker. @default true */
+  notify?: boolean;
+  /** Deadline of each catalog's update. @default 6 hours */
+  catalogDeadlineMs?: number;
+}
+
+/** The input with every default filled in. */
+export type RolloutRequest = RolloutInput &
+  CatalogUpdateSettings &
+  Required<
+    Pick<
+      RolloutInput,
+      | 'allCatalogs'
+      | 'excludeCatalogIds'
+      | 'batchSize'
+      | 'maxParallel'
+      | 'approval'
+      | 'bakeTimeMs'
+      | 'failureBudget'
+      | 'rollbackOnHalt'
+      | 'dryRun'
+      | 'notify'
+      | 'catalogDeadlineMs'
+    >
+  >;
+
+const guid = (message: string) => required(text({ test: [isGuid, message] }));
+
+const rolloutInput = object<RolloutRequest>(
+  {
+    rolloutId: text({
+      test: [
+        (t) => /^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$/.test(t),
+        'rolloutId may hold letters, digits and . _ : - (at most 100)',
+      ],
+    }),
+    imageId: text({ test: [isImageId, 'imageId must be a Citrix template image id'] }),
+    imageNamePattern: text({ min: 1, max: 200 }),
+    restoreRolloutId: text({
+      test: [(t) => /^[A-Za-z0-9][A-Za-z0-9._:-]{0,107}$/.test(t), 'restoreRolloutId is a rollout id'],
+    }),
+    catalogIds: list(guid('catalogIds must be catalog GUIDs'), { max: 5000 }),
+    allCatalogs: boolean(false),
+    catalogNamePattern: text({ min: 1, max: 200 }),
+    excludeCatalogIds: list(guid('excludeCatalogIds must be catalog GUIDs'), { default: [] }),
+    waves: list(required(list(guid('waves must hold catalog GUIDs'), { min: 1 }))),
+    canaryCount: number({ integer: true, min: 0, max: 1000 }),
+    canaryPercent: number({ min: 0, max: 100 }),
+    batchSize: number({ integer: true, min: 1, max: 5000, default: 10 }),
+    maxParallel: number({ integer: true, min: 1, max: 500, default: 5 }),
+    approval: oneOf(ROLLOUT_APPROVALS, 'none'),
+    bakeTimeMs: number({ integer: true, min: 0, max: 7 * DAY, default: 0 }),
+    failureBudget: number({ integer: true, min: 0, max: 5000, default: 0 }),
+    rollbackOnHalt: boolean(false),
+    dryRun: boolean(false),
+    startAt: text({
+      test: [
+        (t) => ISO_DATE_TIME.test(t) && !Number.isNaN(Date.parse(t)),
+        'startAt must be an ISO 8601 time with an offset, such as 2026-12-05T22:00:00+01:00',
+      ],
+    }),
+    maintenanceWindow: optional(maintenanceWindow),
+    notify: boolean(true),
     ...catalogUpdateOptions,
-    /** Deadline of each catalog's update. @default 6 hours */
-    catalogDeadlineMs: z
-      .number()
-      .int()
-      .min(MINUTE)
-      .max(7 * DAY)
-      .default(6 * HOUR),
-  })
-  .strict()
-  .superRefine(
-    (input, ctx) => {
-      const issue = (message: string, path: string) => ctx.addIssue({ code: 'custom', message, path: [path] });
-      const sources = [input.catalogIds !== undefined, input.allCatalogs, input.waves !== undefined].filter(Boolean);
-      if (input.restoreRolloutId !== undefined) {
-        if (input.imageId || input.imageNamePattern || sources.length > 0) {
-          issue(
-            'restoreRolloutId brings its own catalogs and images: give no image and no targets',
-            'restoreRolloutId',
-          );
-        }
-      } else {
-        if (!input.imageId === !input.imageNamePattern)
-          issue('give exactly one of imageId and imageNamePattern', 'imageId');
-        if (sources.length !== 1) issue('give exactly one of catalogIds, allCatalogs and waves', 'catalogIds');
+    catalogDeadlineMs: number({ integer: true, min: MINUTE, max: 7 * DAY, default: 6 * HOUR }),
+  },
+  (input, problem) => {
+    const sources = [input.catalogIds !== undefined, input.allCatalogs, input.waves !== undefined].filter(Boolean);
+    if (input.restoreRolloutId !== undefined) {
+      if (input.imageId || input.imageNamePattern || sources.length > 0) {
+        problem(
+          'restoreRolloutId',
+          'restoreRolloutId brings its own catalogs and images: give no image and no targets',
+        );
       }
-      if (input.catalogNamePattern && !input.allCatalogs)
-        issue('catalogNamePattern goes with allCatalogs', 'catalogNamePattern');
-      for (const [field, pattern] of [
-        ['imageNamePattern', input.imageNamePattern],
-        ['catalogNamePattern', input.catalogNamePattern],
-      ] as const) {
-        if (pattern === undefined) continue;
-        try {
-          new RegExp(pattern, 'i');
-        } catch {
-          issue(`${field} is not a valid regular expression`, field);
-        }
+    } else {
+      if (!input.imageId === !input.imageNamePattern)
+        problem('imageId', 'give exactly one of imageId and imageNamePattern');
+      if (sources.length !== 1) problem('catalogIds', 'give exactly one of catalogIds, allCatalogs and waves');
+    }
+    if (input.catalogNamePattern && !input.allCatalogs) {
+      problem('catalogNamePattern', 'catalogNamePattern goes with allCatalogs');
+    }
+    for (const field of ['imageNamePattern', 'catalogNamePattern'] as const) {
+      const pattern = input[field];
+      if (pattern === undefined) continue;
+      try {
+        new RegExp(pattern, 'i');
+      } catch {
+        problem(field, `${field} is not a valid regular expression`);
       }
-      if (input.canaryCount !== undefined && input.canaryPercent !== undefined) {
-        issue('give canaryCount or canaryPercent, not both', 'canaryCount');
-      }
-      if (input.startAt !== undefined && Number.isNaN(Date.parse(input.startAt)))
-        issue('startAt is not a date', 'startAt');
-    },
-    // Run these checks even when a field is malformed, so that one message names every problem.
-    { when: ({ value }: { value: unknown }) => typeof value === 'object' && value !== null } as never,
-  );
+    }
+    if (input.canaryCount !== undefined && input.canaryPercent !== undefined) {
+      problem('canaryCount', 'give canaryCount or canaryPercent, not both');
+    }
+  },
+);
 
-export type RolloutInput = z.input<typeof rolloutInputSchema>;
-export type RolloutRequest = z.output<typeof rolloutInputSchema>;
+/** Validates a rollout's input and fills in defaults; throws `InvalidInputError` listing every problem at once. */
+export function parseRolloutInput(input: unknown): RolloutRequest {
+  return parseWith(rolloutInput, input);
+}
 
 /**
  * Splits the targets into waves: explicit waves as given, else a canary wave (count or percent, at least one catalog

@@ -23,7 +23,6 @@ import {
   InvalidInputError,
   NON_RETRYABLE_FAILURES,
   catalogUpdateWorkflowId,
-  parseInput,
 } from '../shared';
 import {
   type CatalogRolloutProgress,
@@ -33,7 +32,7 @@ import {
   type RolloutRequest,
   SearchAttributes,
   planWaves,
-  rolloutInputSchema,
+  parseRolloutInput,
 } from '../shared/rollout';
 import { updateCatalogImage } from './update-catalog-image';
 
@@ -76,7 +75,7 @@ const { notifyRollout } = proxyActivities<Activities>({
 export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutCheckpoint): Promise<RolloutProgress> {
   let request: RolloutRequest;
   try {
-    request = parseInput(rolloutInputSchema, input);
+    request = parseRolloutInput(input);
   } catch (error) {
     if (!(error instanceof InvalidInputError)) throw error;
     throw ApplicationFailure.nonRetryable(error.message, FailureType.InvalidInput, error.problems);
