@@ -1,7 +1,7 @@
 import { Runtime, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from './activities';
 import { CitrixClient } from './citrix';
-import { ConfigError, loadWorkerConfig, secretsOf, type WorkerConfig } from './config';
+import { ConfigError, DEFAULT_MAX_CACHED_WORKFLOWS, loadWorkerConfig, secretsOf, type WorkerConfig } from './config';
 import {
   activityInterceptors,
   createJsonLogger,
@@ -26,7 +26,7 @@ export interface CatalogWorkerOptions {
    * the code is bundled at start (about a second).
    */
   workflowBundle?: WorkflowBundleOption;
-  /** @default 1000 */
+  /** @default DEFAULT_MAX_CACHED_WORKFLOWS (500) */
   maxCachedWorkflows?: number;
   /** @default 200 */
   maxConcurrentActivities?: number;
@@ -68,7 +68,7 @@ export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Work
       ...(options.workflowBundle ? {} : { workflowModules: workflowInterceptorModules }),
     },
     sinks: metrics.sinks(),
-    maxCachedWorkflows: options.maxCachedWorkflows ?? 1000,
+    maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
     maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks ?? 40,
     shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
