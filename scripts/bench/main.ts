@@ -38,6 +38,8 @@ interface Options {
   inject429: number;
   workerEnv: string[];
   serverArg: string[];
+  eagerActivities: boolean;
+  workerHeapMb: number;
   scenarios: string;
   build: boolean;
   out?: string;
@@ -72,6 +74,16 @@ function parseOptions(): Options {
     .option('--worker-env <K=V>', 'extra environment for the catalog worker (repeatable)', collect, [])
     .option('--server-arg <arg>', 'extra argument for `temporal server start-dev` (repeatable)', collect, [])
     .option(
+      '--worker-heap-mb <n>',
+      "V8 heap limit of the worker processes (--max-old-space-size), as the Docker image sets it; 0 for Node's default",
+      Number,
+      256,
+    )
+    .option(
+      '--no-eager-activities',
+      "leave the server's eager activity dispatch off (system.enableActivityEagerExecution, on by default here)",
+    )
+    .option(
       '--scenarios <list>',
       'comma-separated: coldstart,single,scale,throughput,long',
       'coldstart,single,scale,throughput,long',
@@ -104,6 +116,8 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+const heapFlags = (opt: Options) => (opt.workerHeapMb > 0 ? [`--max-old-space-size=${opt.workerHeapMb}`] : []);
 
 /** CPU time (user + system) of a process so far, in ms. */
 function cpuMs(pid: number): number {
@@ -385,6 +399,9 @@ async function main(): Promise<void> {
       '--log-level',
       'warn',
       ...Object.values(SearchAttributes).flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+      // An activity scheduled by a workflow task goes straight back to the worker that completed it, skipping a
+      // round trip through matching; the worker side is on by default. Recommended for production servers too.
+      ...(opt.eagerActivities ? ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'] : []),
       ...opt.serverArg,
     ],
     process.env,
@@ -440,7 +457,13 @@ async function main(): Promise<void> {
     args: [{ catalogId: 'not-a-guid', imageId: IMAGE }],
   });
   const spawnedAt = Date.now();
-  const worker = startProcess('worker', process.execPath, [path.join(ROOT, 'lib/src/worker.js')], workerEnv, runDir);
+  const worker = startProcess(
+    'worker',
+    process.execPath,
+    [...heapFlags(opt), path.join(ROOT, 'lib/src/worker.js')],
+    workerEnv,
+    runDir,
+  );
   await Promise.race([
     probe.result().catch(() => undefined),
     new Promise((_, reject) =>
@@ -662,7 +685,7 @@ async function main(): Promise<void> {
     const bare = startProcess(
       'bare-worker',
       process.execPath,
-      [path.join(ROOT, 'lib/scripts/bench/bare-worker.js')],
+      [...heapFlags(opt), path.join(ROOT, 'lib/scripts/bench/bare-worker.js')],
       { ...workerEnv, TEMPORAL_TASK_QUEUE: BARE_QUEUE },
       runDir,
     );
@@ -805,7 +828,7 @@ function printTable(machine: { cores: number; loadBefore: number[]; loadAfter: n
   console.log(
     `\ncatalog-rollout bench: ${machine.cores} cores, load ${machine.loadBefore.map((l) => l.toFixed(2)).join(' ')} → ` +
       `${machine.loadAfter.map((l) => l.toFixed(2)).join(' ')}; ${opt.catalogs} catalogs, update ${s(opt.updateDuration, 0)}, ` +
-      `accept lag ${s(opt.acceptLag, 1)}, poll ${s(opt.poll, 0)}`,
+      `accept lag ${s(opt.acceptLag, 1)}, poll ${s(opt.poll, 0)}, eager activities ${opt.eagerActivities ? 'on' : 'off'}, worker heap ${opt.workerHeapMb || 'default'} MB`,
   );
   console.log(line(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
