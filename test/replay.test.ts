@@ -91,7 +91,10 @@ test('the same change guarded by patched() keeps every recorded history replayin
 test('the workflow bundle carries no schema library, which every cached workflow would evaluate again', async () => {
   const { code } = await workflowBundle();
   const modules = new Set(code.match(/node_modules\/[\w@.-]+(?:\/[\w.-]+)?/g));
-  assert.ok([...modules].some((m) => m.includes('@temporalio/workflow')), 'the bundle lists its modules');
+  assert.ok(
+    [...modules].some((m) => m.includes('@temporalio/workflow')),
+    'the bundle lists its modules',
+  );
   assert.deepEqual(
     [...modules].filter((m) => m.includes('zod')),
     [],
