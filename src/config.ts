@@ -107,7 +107,7 @@ const citrixEnvSchema = z.object({
 });
 
 /**
- * Workflows kept in memory between their tasks. A cached update costs about 0.4 MB; one evicted is replayed from its
+ * Workflows kept in memory between their tasks. A cached update costs 0.2–0.4 MB; one evicted is replayed from its
  * short history at its next task. 500 keeps a worker carrying 1,000 concurrent updates under 450 MB with a 256 MB
  * heap, at 12 % more CPU than caching all of them (docs/performance.md).
  */

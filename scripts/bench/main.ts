@@ -32,6 +32,7 @@ interface Options {
   singleCatalogs: number;
   baselineSleep: number;
   throughputWorkflows: number;
+  footprintWorkflows: number;
   longHours: number;
   longPoll: number;
   startConcurrency: number;
@@ -62,6 +63,7 @@ function parseOptions(): Options {
     .option('--single-catalogs <n>', 'catalogs per group in the single-catalog scenario', Number, 3)
     .option('--baseline-sleep <d>', 'sleep of the Terraform-like baseline loop', duration, 30_000)
     .option('--throughput-workflows <n>', 'workflows per throughput measurement (bare and orchestration)', Number, 500)
+    .option('--footprint-workflows <n>', 'cached workflows per memory footprint measurement', Number, 500)
     .option('--long-hours <h>', 'hours a catalog stays Processing in the time-skipping history scenario', Number, 24)
     .option('--long-poll <d>', 'poll interval of the time-skipping history scenario', duration, 30_000)
     .option('--start-concurrency <n>', 'workflow starts in flight at once', Number, 100)
@@ -85,8 +87,8 @@ function parseOptions(): Options {
     )
     .option(
       '--scenarios <list>',
-      'comma-separated: coldstart,single,scale,throughput,long',
-      'coldstart,single,scale,throughput,long',
+      'comma-separated: coldstart,single,scale,throughput,footprint,long',
+      'coldstart,single,scale,throughput,footprint,long',
     )
     .option('--no-build', 'skip `npm run build` (lib/ and workflow-bundle.js must be current)')
     .option('--out <file>', 'where to write the JSON (default bench-results/bench-<time>.json)')
@@ -730,6 +732,33 @@ async function main(): Promise<void> {
       rate / bareRate >= 0.5,
     );
     await setTiming(sim, opt.updateDuration, opt.acceptLag);
+  }
+
+  // ---- memory and CPU of one cached workflow: ours against the bare one-activity workflow, each in its own process.
+  if (scenarios.has('footprint')) {
+    const n = opt.footprintWorkflows;
+    console.log(`bench: footprint scenario, ${n} cached workflows each`);
+    const measure = async (kind: 'catalog' | 'bare') => {
+      const probe = spawnSync(
+        process.execPath,
+        ['--expose-gc', path.join(ROOT, 'lib/scripts/bench/footprint.js'), kind, String(n)],
+        { env: { ...process.env, TEMPORAL_ADDRESS: address }, encoding: 'utf8', timeout: 600_000 },
+      );
+      const line = probe.stdout.split('\n').find((l) => l.startsWith('{'));
+      if (!line) throw new Error(`footprint probe (${kind}) failed: ${probe.stderr.slice(-2000)}`);
+      return JSON.parse(line) as { rssKbPerWorkflow: number; cpuMsPerWorkflow: number; bundleKb: number };
+    };
+    const [ours, bare] = [await measure('catalog'), await measure('bare')];
+    record(
+      'footprint',
+      'worker memory per cached workflow (RSS): updateCatalogImage / bare one-activity',
+      `${ours.rssKbPerWorkflow} KB / ${bare.rssKbPerWorkflow} KB (bundles ${ours.bundleKb} / ${bare.bundleKb} KB)`,
+    );
+    record(
+      'footprint',
+      'worker CPU per workflow, start and first task: updateCatalogImage / bare one-activity',
+      `${ours.cpuMsPerWorkflow} ms / ${bare.cpuMsPerWorkflow} ms`,
+    );
   }
 
   // ---- history of one update that stays Processing for long, on the time-skipping test server.
