@@ -145,7 +145,7 @@ export function oneOf<const V extends string>(values: readonly V[], fallback?: V
 export function list<T>(item: Rule<T>, options: Bounds & { default: T[] }): Rule<T[]>;
 export function list<T>(item: Rule<T>, options?: Bounds): Rule<T[] | undefined>;
 export function list<T>(item: Rule<T>, options: Bounds & { default?: T[] } = {}): Rule<T[] | undefined> {
-  return optionalOr(options.default, (value, path, problems) => {
+  const check: Rule<T[]> = (value, path, problems) => {
     if (!Array.isArray(value)) {
       report(problems, path, `expected a list, got ${describe(value)}`);
       return [];
@@ -162,7 +162,10 @@ export function list<T>(item: Rule<T>, options: Bounds & { default?: T[] } = {})
       problems,
     );
     return value.map((entry, index) => item(entry, `${path}.${index}`, problems));
-  });
+  };
+  // A fresh copy of the default each time: parsed inputs never share an array.
+  return (value, path, problems) =>
+    value === undefined ? options.default && [...options.default] : check(value, path, problems);
 }
 
 /**
