@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -24,7 +21,7 @@ import {
   SecretWatch,
   spawnWorker,
   statusOf,
-  workflowBundle,
+  workflowBundleFile,
 } from './helpers';
 
 quietTemporalLogs();
@@ -45,7 +42,6 @@ describe('SIGKILLed workers never lose an update nor post twice', () => {
   let env: TestWorkflowEnvironment;
   let simulator: RunningSimulator;
   let address: string;
-  let bundleDir: string;
   let bundlePath: string;
   const workers: ChildProcess[] = [];
   let workerOutput = '';
@@ -54,24 +50,21 @@ describe('SIGKILLed workers never lose an update nor post twice', () => {
   before(async () => {
     const port = await freePort();
     address = `127.0.0.1:${port}`;
-    const [started, sim, bundle] = await Promise.all([
+    const [started, sim, bundleFile] = await Promise.all([
       startLocalTemporal({ port }),
       // Updates stay Processing until the test completes them, so that every phase can be caught.
       startSimulator({ updateDurationMs: Infinity, acceptLagMs: 300 }),
-      workflowBundle(),
+      workflowBundleFile(),
     ]);
     env = started;
     simulator = sim;
-    bundleDir = await mkdtemp(path.join(tmpdir(), 'crash-matrix-'));
-    bundlePath = path.join(bundleDir, 'workflow-bundle.js');
-    await writeFile(bundlePath, bundle.code);
+    bundlePath = bundleFile;
   });
 
   after(async () => {
     for (const worker of workers) await killHard(worker);
     await simulator?.close();
     await env?.teardown();
-    await rm(bundleDir, { recursive: true, force: true });
     printFigures();
   });
 

@@ -1,9 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
@@ -15,7 +12,7 @@ import {
   eventually,
   freePort,
   statusOf,
-  workflowBundle,
+  workflowBundleFile,
   quietTemporalLogs,
   runStarter,
   spawnWorker,
@@ -29,7 +26,6 @@ describe('the worker and the starter as the processes an operator runs', () => {
   let env: TestWorkflowEnvironment;
   let simulator: RunningSimulator;
   let address: string;
-  let bundleDir: string;
   let bundlePath: string;
   const workers: ChildProcess[] = [];
   let workerOutput = '';
@@ -38,23 +34,20 @@ describe('the worker and the starter as the processes an operator runs', () => {
   before(async () => {
     const port = await freePort();
     address = `127.0.0.1:${port}`;
-    const [started, sim, bundle] = await Promise.all([
+    const [started, sim, bundleFile] = await Promise.all([
       startLocalTemporal({ port }),
       startSimulator({ updateDurationMs: 8_000, acceptLagMs: 300 }),
-      workflowBundle(),
+      workflowBundleFile(),
     ]);
     env = started;
     simulator = sim;
-    bundleDir = await mkdtemp(path.join(tmpdir(), 'catalog-rollout-'));
-    bundlePath = path.join(bundleDir, 'workflow-bundle.js');
-    await writeFile(bundlePath, bundle.code);
+    bundlePath = bundleFile;
   });
 
   after(async () => {
     for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
     await simulator?.close();
     await env?.teardown();
-    await rm(bundleDir, { recursive: true, force: true });
   });
 
   /** The simulator forgets its tokens on reset: keep every one issued, for the log check at the end. */

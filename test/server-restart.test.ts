@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -24,7 +24,7 @@ import {
   sleep,
   spawnWorker,
   statusOf,
-  workflowBundle,
+  workflowBundleFile,
 } from './helpers';
 
 const TASK_QUEUE = 'server-restart';
@@ -95,8 +95,7 @@ describe('a Temporal server stopped mid-wait and started again from its database
     dir = await mkdtemp(path.join(tmpdir(), 'server-restart-'));
     address = `127.0.0.1:${await freePort()}`;
     simulator = await startSimulator({ updateDurationMs: Infinity, acceptLagMs: 300 });
-    const bundlePath = path.join(dir, 'workflow-bundle.js');
-    await writeFile(bundlePath, (await workflowBundle()).code);
+    const bundlePath = await workflowBundleFile();
     const client = await startServer();
     await client.connection.close();
     worker = await spawnWorker(
