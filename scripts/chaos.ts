@@ -10,25 +10,7 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-
-/** One row as the test files write it (test/helpers.ts `recordFigures`). */
-interface FigureRow {
-  row: string;
-  tried: number;
-  endedCorrectly: number;
-  duplicatePosts: number;
-  note?: string;
-}
-
-function formatFigures(rows: FigureRow[]): string {
-  const header = ['row', 'tried', 'ended correctly', 'duplicate posts', 'note'];
-  const table = [header, ...rows.map((r) => [r.row, r.tried, r.endedCorrectly, r.duplicatePosts, r.note ?? ''])];
-  const widths = header.map((_, i) => Math.max(...table.map((cells) => String(cells[i]).length)));
-  return table
-    .map((cells) => cells.map((cell, i) => String(cell).padEnd(i === 4 ? 0 : widths[i]!)).join('  '))
-    .join('\n')
-    .replace(/ +$/gm, '');
-}
+import { type FigureRow, formatFigures } from '../test/helpers';
 
 const FILES = [
   'test/crash-matrix.test.ts',
