@@ -11,7 +11,7 @@ import { createCatalogWorker } from '../src/worker';
 import { updateCatalogImage } from '../src/workflows';
 import {
   captureTemporalLogs,
-  citrixEnvFor,
+  processEnvFor,
   citrixFor,
   failureOf,
   freePort,
@@ -90,13 +90,8 @@ describe('bad input gets a clear, actionable error and posts nothing', () => {
     figures.correct++;
   }
 
-  const processEnv = (extra: Record<string, string | undefined> = {}) => ({
-    ...process.env,
-    ...citrixEnvFor(simulator),
-    TEMPORAL_ADDRESS: address,
-    TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-    ...extra,
-  });
+  const processEnv = (extra: Record<string, string | undefined> = {}) =>
+    processEnvFor(simulator, address, TASK_QUEUE, extra);
   const start = ['start', '--catalog', catalogs.finance, '--image', images.win11Nov];
   const starterCases: Array<[string, string[], number, RegExp, Record<string, string | undefined>?]> = [
     [

@@ -10,7 +10,7 @@ import type { updateCatalogImage } from '../src/workflows';
 import {
   acceptedPosts,
   chaosCount,
-  citrixEnvFor,
+  processEnvFor,
   eventually,
   freePort,
   historiesAsJson,
@@ -70,14 +70,10 @@ describe('SIGKILLed workers never lose an update nor post twice', () => {
 
   async function startWorker(): Promise<ChildProcess> {
     const child = await spawnWorker(
-      {
-        ...process.env,
-        ...citrixEnvFor(simulator),
-        TEMPORAL_ADDRESS: address,
-        TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+      processEnvFor(simulator, address, TASK_QUEUE, {
         WORKFLOW_BUNDLE_PATH: bundlePath,
         CITRIX_POST_RETRY_SETTLE_MS: '1000',
-      },
+      }),
       (text) => (workerOutput += text),
     );
     workers.push(child);

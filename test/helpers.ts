@@ -36,6 +36,25 @@ export function citrixEnvFor(simulator: RunningSimulator): Record<string, string
   };
 }
 
+/**
+ * The environment of a worker or starter process in a test: this process's own, plus what reaches the simulator and
+ * the Temporal server at `address` on `taskQueue`, plus `extra`.
+ */
+export function processEnvFor(
+  simulator: RunningSimulator,
+  address: string,
+  taskQueue: string,
+  extra: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    ...process.env,
+    ...citrixEnvFor(simulator),
+    TEMPORAL_ADDRESS: address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    ...extra,
+  };
+}
+
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** Bundling takes about a second: do it once per test file. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {

@@ -8,7 +8,7 @@ import { startCatalogUpdate } from '../src/starter';
 import { startLocalTemporal } from '../src/temporal';
 import {
   acceptedPosts,
-  citrixEnvFor,
+  processEnvFor,
   eventually,
   freePort,
   statusOf,
@@ -56,15 +56,12 @@ describe('the worker and the starter as the processes an operator runs', () => {
     simulator.reset();
   }
 
-  const processEnv = () => ({
-    ...process.env,
-    ...citrixEnvFor(simulator),
-    TEMPORAL_ADDRESS: address,
-    TEMPORAL_TASK_QUEUE: TASK_QUEUE,
-    WORKFLOW_BUNDLE_PATH: bundlePath,
-    CITRIX_POST_RETRY_SETTLE_MS: '1000',
-    WORKER_SHUTDOWN_GRACE_MS: '2000',
-  });
+  const processEnv = () =>
+    processEnvFor(simulator, address, TASK_QUEUE, {
+      WORKFLOW_BUNDLE_PATH: bundlePath,
+      CITRIX_POST_RETRY_SETTLE_MS: '1000',
+      WORKER_SHUTDOWN_GRACE_MS: '2000',
+    });
 
   /** A worker started as an operator would start it: its own process, configured by environment variables. */
   async function startWorkerProcess(): Promise<ChildProcess> {

@@ -13,7 +13,7 @@ import type { updateCatalogImage } from '../src/workflows';
 import {
   acceptedPosts,
   chaosCount,
-  citrixEnvFor,
+  processEnvFor,
   eventually,
   freePort,
   historiesAsJson,
@@ -99,14 +99,10 @@ describe('a Temporal server stopped mid-wait and started again from its database
     const client = await startServer();
     await client.connection.close();
     worker = await spawnWorker(
-      {
-        ...process.env,
-        ...citrixEnvFor(simulator),
-        TEMPORAL_ADDRESS: address,
-        TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+      processEnvFor(simulator, address, TASK_QUEUE, {
         WORKFLOW_BUNDLE_PATH: bundlePath,
         CITRIX_POST_RETRY_SETTLE_MS: '1000',
-      },
+      }),
       (text) => (workerOutput += text),
     );
   });

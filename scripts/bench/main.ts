@@ -17,7 +17,13 @@ import ms from 'ms';
 import { CitrixClient } from '../../src/citrix';
 import { catalogUpdateWorkflowId } from '../../src/shared';
 import { SearchAttributes } from '../../src/shared/rollout';
-import { DEFAULT_SEED, SEED_IDS, type RecordedRequest, type SimulatorSeed } from '../../src/simulator';
+import {
+  DEFAULT_SEED,
+  SEED_IDS,
+  type RecordedRequest,
+  type RunningSimulator,
+  type SimulatorSeed,
+} from '../../src/simulator';
 import { startCatalogUpdate } from '../../src/starter';
 import { findTemporalCli, startTimeSkippingTemporal } from '../../src/temporal';
 import { createCatalogWorker } from '../../src/worker';
@@ -179,16 +185,11 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 
 /* ---------------------------------------------------------------- simulator */
 
-interface Simulator {
-  child: ChildProcess;
-  baseUrl: string;
-  tokenUrl: string;
-  adminUrl: string;
-  customerId: string;
-  siteId: string;
-  clientId: string;
-  clientSecret: string;
-}
+/** The simulator in its own process: the addresses and credentials it prints, as the in-process one has them. */
+type Simulator = Pick<
+  RunningSimulator,
+  'baseUrl' | 'tokenUrl' | 'adminUrl' | 'customerId' | 'siteId' | 'clientId' | 'clientSecret'
+> & { child: ChildProcess };
 
 const catalogId = (i: number) => `ca7a10c0-0000-4000-b000-${String(i + 1).padStart(12, '0')}`;
 
