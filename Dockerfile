@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
 # The catalog-rollout worker: docker build -t catalog-rollout .
-# Not Alpine: Temporal's native core bridge needs glibc.
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node.js 24 (LTS) on Debian bookworm slim. Not Alpine: Temporal's native core bridge needs glibc.
+# The digest pins the tag named (the multi-arch index); refresh both with:
+#   docker buildx imagetools inspect node:<version>-bookworm-slim
+ARG NODE_IMAGE=node:24.21.0-bookworm-slim@sha256:2fe369e969550cde8e867afc3fe370b260140cab4a23d467074295b42163d553
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
