@@ -7,7 +7,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import Ajv, { type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import { parse as parseYaml } from 'yaml';
-import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+import { SEED_IDS, startSimulator, type RecordedRequest, type RunningSimulator } from '../src/simulator';
 
 const { catalogs, images } = SEED_IDS;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -32,7 +32,7 @@ function toJsonSchema(node: unknown): unknown {
   return { anyOf: [{ type: 'null' }, schema] };
 }
 
-const specPath = path.resolve(__dirname, '../../shared/citrix/catalogservice.openapi.yaml');
+const specPath = path.resolve(__dirname, 'fixtures/citrix/catalogservice.openapi.yaml');
 const spec = parseYaml(readFileSync(specPath, 'utf8')) as { components: { schemas: Record<string, unknown> } };
 const ajv = new Ajv({ strict: false, allErrors: true });
 addFormats(ajv);
@@ -94,9 +94,35 @@ describe('Catalog Service simulator', () => {
     return answer(await fetch(url, { method, headers, body }));
   }
 
+  /** A call to the admin API over HTTP, with the admin token unless `authorization` says otherwise (null: none). */
+  const admin = (method: string, adminPath: string, body?: unknown, authorization?: string | null) => {
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+    if (authorization !== null) headers.authorization = authorization ?? `Bearer ${sim.adminToken}`;
+    return fetch(`${sim.adminUrl}/${adminPath}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    }).then(answer);
+  };
+
   const readCatalog = async (catalogId: string) => (await api('GET', `catalogs/${catalogId}`)).body as CatalogRead;
   const updateImage = (catalogId: string, body: unknown) =>
     api('POST', `catalogs/${catalogId}/$updateImage?async=true`, { body });
+  /** A raw GET of a site resource, for answers read as a stream. */
+  const get = (sitePath: string, signal?: AbortSignal) =>
+    fetch(`${sim.baseUrl}/${sim.customerId}/${sim.siteId}/${sitePath}`, {
+      headers: { authorization: `CwsAuth Bearer=${token}` },
+      signal,
+    });
+  /** Waits for the nth logged request of an operation (0-based). */
+  async function logged(operation: string, nth = 0): Promise<RecordedRequest> {
+    for (let i = 0; i < 250; i++) {
+      const found = sim.requests().filter((request) => request.operation === operation)[nth];
+      if (found) return found;
+      await sleep(20);
+    }
+    return assert.fail(`request ${nth} of ${operation} never logged`);
+  }
 
   before(async () => {
     sim = await startSimulator({ acceptLagMs: 100, updateDurationMs: 600 });
@@ -458,13 +484,132 @@ describe('Catalog Service simulator', () => {
     });
   });
 
+  describe('faults that break the answer', () => {
+    test('a status fault can answer 200 with a wrong-typed JSON body, as application/json', async () => {
+      sim.addFault({
+        match: { operation: 'catalogs' },
+        action: { type: 'status', status: 200, body: { items: 'not a list' } },
+      });
+      const { status, headers, body } = await api('GET', 'catalogs');
+      assert.equal(status, 200);
+      assert.match(headers.get('content-type') ?? '', /^application\/json/);
+      assert.deepEqual(body, { items: 'not a list' });
+      const added = await admin('POST', 'faults', {
+        match: { operation: 'sites' },
+        action: { type: 'status', status: 200, body: [1, 'two', null] },
+      });
+      assert.equal(added.status, 201);
+      assert.deepEqual((await api('GET', `/${sim.customerId}/sites`)).body, [1, 'two', null]);
+    });
+
+    test('an echo fault quotes the request back: the form-encoded client secret, the Authorization header, the body', async () => {
+      sim.addFault({ match: { operation: 'token' }, action: { type: 'echo', status: 502 } });
+      const quoted = await requestToken();
+      assert.equal(quoted.status, 502);
+      assert.match(quoted.headers.get('content-type') ?? '', /^text\/plain/);
+      const text = quoted.body as string;
+      assert.ok(text.startsWith(`POST /cctrustoauth2/${sim.customerId}/tokens/clients HTTP/1.1\r\n`), text);
+      assert.match(text, /^content-type: application\/x-www-form-urlencoded\r$/im);
+      const secret = new URLSearchParams({ client_secret: sim.clientSecret }).toString();
+      assert.ok(text.endsWith(`\r\n\r\ngrant_type=client_credentials&client_id=${sim.clientId}&${secret}`), text);
+
+      sim.addFault({ match: { operation: 'updateImage' }, action: { type: 'echo', status: 403, json: true } });
+      const sent = { templateId: images.win11Nov };
+      const echoed = await updateImage(catalogs.finance, sent);
+      assert.equal(echoed.status, 403);
+      assert.match(echoed.headers.get('content-type') ?? '', /^application\/json/);
+      const { message, request } = echoed.body as {
+        message: string;
+        request: { headers: Record<string, string>; body: string };
+      };
+      assert.equal(request.headers.authorization, `CwsAuth Bearer=${token}`);
+      assert.equal(request.body, JSON.stringify(sent));
+      assert.ok(message.includes(`\r\nauthorization: CwsAuth Bearer=${token}\r\n`), message);
+      assert.ok(message.endsWith(`\r\n\r\n${JSON.stringify(sent)}`), message);
+      sim.completeUpdate(catalogs.finance);
+      assert.equal((await readCatalog(catalogs.finance)).imageId, images.win11Oct, 'the update was not applied');
+    });
+
+    test('a hugeBody fault streams exactly the bytes asked for as JSON, with no content-length', async () => {
+      const bytes = 5_000_000;
+      sim.addFault({ match: { operation: 'catalogs' }, action: { type: 'hugeBody', bytes } });
+      const response = await get('catalogs');
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /^application\/json/);
+      assert.equal(response.headers.get('content-length'), null);
+      const received = Buffer.from(await response.arrayBuffer());
+      assert.equal(received.length, bytes);
+      const { items } = JSON.parse(received.toString('utf8')) as { items: { id: string; name: string }[] };
+      assert.ok(items.length > 50_000, `${items.length} items`);
+      assert.equal(new Set(items.map((item) => item.id)).size, items.length, 'every id differs');
+      assert.equal((await logged('catalogs')).streamedBytes, bytes);
+
+      for (const [nth, size] of [0, 7, 12, 20, 200, 65_537].entries()) {
+        sim.addFault({ match: { operation: 'images' }, action: { type: 'hugeBody', bytes: size, status: 503 } });
+        const small = await get('images');
+        const text = await small.text();
+        assert.deepEqual([small.status, text.length], [503, size]);
+        if (size >= 12) assert.ok(Array.isArray((JSON.parse(text) as { items: unknown }).items), text.slice(0, 100));
+        assert.equal((await logged('images', nth)).streamedBytes, size);
+      }
+      assert.throws(() => sim.addFault({ action: { type: 'hugeBody', bytes: 2 ** 30 + 1 } }), /bytes/);
+    });
+
+    test('a hugeBody fault stops writing as soon as the client goes away', async () => {
+      sim.addFault({ match: { operation: 'catalogs' }, action: { type: 'hugeBody', bytes: 2 ** 30 } });
+      const controller = new AbortController();
+      const response = await get('catalogs', controller.signal);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      assert.ok(((await reader.read()).value?.length ?? 0) > 0);
+      controller.abort();
+      await reader.closed.catch(() => undefined);
+      const started = Date.now();
+      const request = await logged('catalogs');
+      assert.ok(Date.now() - started < 2_000, 'streaming stopped promptly');
+      assert.equal(request.status, 200);
+      assert.ok((request.streamedBytes ?? 0) < 64 * 1024 * 1024, `wrote ${request.streamedBytes} bytes`);
+      assert.equal((await api('GET', 'catalogs')).status, 200, 'the simulator answers as usual again');
+    });
+
+    test('a trickle fault sends the headers at once, then the body at about the rate asked for', async () => {
+      sim.addFault({
+        match: { operation: 'images' },
+        action: { type: 'trickle', bytesPerSecond: 4_000, totalBytes: 2_000, status: 200 },
+      });
+      const started = Date.now();
+      const response = await get('images');
+      const headersMs = Date.now() - started;
+      assert.ok(headersMs < 300, `headers after ${headersMs} ms`);
+      const text = await response.text();
+      const bodyMs = Date.now() - started;
+      assert.equal(text.length, 2_000);
+      assert.ok(Array.isArray((JSON.parse(text) as { items: unknown }).items));
+      assert.ok(bodyMs >= 400 && bodyMs < 2_500, `2000 bytes at 4000 B/s took ${bodyMs} ms`);
+      assert.equal((await logged('images')).streamedBytes, 2_000);
+    });
+
+    test('a trickle fault stops when the client disconnects', async () => {
+      sim.addFault({ match: { operation: 'images' }, action: { type: 'trickle', bytesPerSecond: 1_000 } });
+      const controller = new AbortController();
+      const response = await get('images', controller.signal);
+      const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+      const first = (await reader.read()).value?.length ?? 0;
+      assert.ok(first > 0 && first <= 1_000, `first chunk ${first} bytes`);
+      controller.abort();
+      await reader.closed.catch(() => undefined);
+      const request = await logged('images');
+      assert.equal(request.status, 200);
+      assert.ok((request.streamedBytes ?? 0) < 2_000, `wrote ${request.streamedBytes} of 1 MiB`);
+      await sleep(600);
+      assert.equal(sim.requests().filter((logged) => logged.operation === 'images').length, 1);
+    });
+  });
+
   describe('admin API and request log', () => {
     test('the request log records method, path, query and status but never a credential or token', async () => {
       await updateImage(catalogs.finance, { templateId: images.win11Nov });
       await api('GET', `catalogs/${catalogs.finance}`, { authorization: 'CwsAuth Bearer=wrong-token' });
-      const logged = (await answer(await fetch(`${sim.adminUrl}/requests`))).body as {
-        requests: Record<string, unknown>[];
-      };
+      const logged = (await admin('GET', 'requests')).body as { requests: Record<string, unknown>[] };
       assert.deepEqual(logged.requests, sim.requests());
       assert.deepEqual(
         logged.requests.map(({ method, operation, status }) => [method, operation, status]),
@@ -483,17 +628,69 @@ describe('Catalog Service simulator', () => {
       for (const secret of [...sim.issuedTokens(), sim.clientSecret, 'wrong-token', 'authorization', 'cwsauth']) {
         assert.ok(!text.includes(secret.toLowerCase()), `the log must not contain ${secret.slice(0, 4)}…`);
       }
-      await fetch(`${sim.adminUrl}/requests`, { method: 'DELETE' });
+      assert.equal((await admin('DELETE', 'requests')).status, 204);
       assert.deepEqual(sim.requests(), []);
     });
 
-    test('faults, catalogs, settings, tokens and reset can be driven over HTTP', async () => {
-      const admin = (method: string, adminPath: string, body?: unknown) =>
-        fetch(`${sim.adminUrl}/${adminPath}`, {
-          method,
-          body: body === undefined ? undefined : JSON.stringify(body),
-        }).then(answer);
+    test('refuses an admin call without the admin token, or with a wrong one, with 401 and changes nothing', async () => {
+      assert.match(sim.adminToken, /^[\w-]{43}$/, '32 random bytes, base64url');
+      const last = sim.adminToken.at(-1) === 'A' ? 'B' : 'A';
+      const attempts = [
+        null,
+        'Bearer not-the-admin-token',
+        `Bearer ${sim.adminToken.slice(0, -1)}${last}`,
+        `Bearer ${sim.adminToken}x`,
+        sim.adminToken,
+        `Basic ${sim.adminToken}`,
+        `CwsAuth Bearer=${token}`,
+      ];
+      const fault = { match: { operation: 'sites' }, times: 0, action: { type: 'status', status: 503 } };
+      for (const authorization of attempts) {
+        const refused = [
+          await admin('POST', 'faults', fault, authorization),
+          await admin('GET', 'tokens', undefined, authorization),
+          await admin('GET', 'requests', undefined, authorization),
+          await admin('POST', 'reset', undefined, authorization),
+          await admin('POST', `catalogs/${catalogs.hr}`, { state: 'Error' }, authorization),
+          await admin('GET', 'no-such-resource?probe=1', undefined, authorization),
+        ];
+        for (const { status, headers, body } of refused) {
+          assert.equal(status, 401, String(authorization));
+          assert.match(headers.get('www-authenticate') ?? '', /^Bearer /);
+          const text = JSON.stringify(body);
+          for (const leaked of [token, sim.adminToken, 'not-the-admin', 'no-such-resource', 'probe', catalogs.hr]) {
+            assert.ok(!text.includes(leaked), `the refusal quotes ${leaked.slice(0, 8)}…`);
+          }
+        }
+      }
+      assert.deepEqual(sim.faults(), [], 'no fault was added');
+      assert.deepEqual(
+        sim.requests().map((request) => request.operation),
+        ['token'],
+        'the log was not cleared, and admin calls are not logged',
+      );
+      assert.deepEqual(sim.issuedTokens(), [token], 'no reset took place');
+      assert.equal((await readCatalog(catalogs.hr)).state, 'Active');
+      assert.equal((await api('GET', `/${sim.customerId}/sites`)).status, 200);
+      assert.equal((await admin('GET', 'faults')).status, 200, 'the right token is accepted');
+    });
 
+    test('takes a fixed admin token from the options, and refuses an empty one', async () => {
+      const fixed = await startSimulator({ adminToken: 'fixed-admin-token' });
+      try {
+        assert.equal(fixed.adminToken, 'fixed-admin-token');
+        const call = (authorization: string) =>
+          fetch(`${fixed.adminUrl}/faults`, { headers: { authorization } }).then((response) => response.status);
+        assert.equal(await call('Bearer fixed-admin-token'), 200);
+        assert.equal(await call('bearer   fixed-admin-token'), 200, 'the scheme is case-insensitive');
+        assert.equal(await call(`Bearer ${sim.adminToken}`), 401, "another simulator's token");
+      } finally {
+        await fixed.close();
+      }
+      await assert.rejects(startSimulator({ adminToken: '' }), TypeError);
+    });
+
+    test('faults, catalogs, settings, tokens and reset can be driven over HTTP', async () => {
       const added = await admin('POST', 'faults', {
         match: { operation: 'sites' },
         times: 0,
@@ -552,6 +749,7 @@ describe('simulator CLI', () => {
       'baseUrl',
       'tokenUrl',
       'adminUrl',
+      'adminToken',
       'customerId',
       'siteId',
       'clientId',
@@ -566,6 +764,43 @@ describe('simulator CLI', () => {
       }),
     });
     assert.equal(tokenAnswer.status, 200);
+    assert.match(started.adminToken ?? '', /^[\w-]{43}$/);
+    const adminCall = (headers: Record<string, string>) =>
+      fetch(`${started.adminUrl}/requests`, { headers }).then((response) => response.status);
+    assert.equal(await adminCall({ authorization: `Bearer ${started.adminToken}` }), 200);
+    assert.equal(await adminCall({}), 401);
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+  test('refuses to listen beyond loopback without --allow-remote', async () => {
+    for (const host of ['0.0.0.0', '::', '192.0.2.10', 'simulator.example.com']) {
+      const child = run(['--port', '0', '--host', host]);
+      let stderr = '';
+      let stdout = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      assert.equal(await exitOf(child), 1, host);
+      assert.equal(stdout, '', 'nothing is printed, the admin token least of all');
+      assert.match(stderr, new RegExp(`listening on ${host.replace(/\./g, '\\.')} exposes them to the network`));
+      assert.match(stderr, /pass --allow-remote to do it anyway/);
+    }
+  });
+
+  test('listens on another loopback address without --allow-remote', async () => {
+    const child = run(['--port', '0', '--host', '127.0.0.2']);
+    const exited = exitOf(child);
+    const lines = createInterface({ input: child.stdout });
+    const [first] = await Promise.race([
+      new Promise<string[]>((resolve) => lines.once('line', (line) => resolve([line]))),
+      exited.then((code) => assert.fail(`exited early with ${code}`)),
+    ]);
+    const started = JSON.parse(first ?? '') as Record<string, string>;
+    assert.match(started.adminUrl ?? '', /^http:\/\/127\.0\.0\.2:\d+\/__admin$/);
+    const status = await fetch(`${started.adminUrl}/faults`, {
+      headers: { authorization: `Bearer ${started.adminToken}` },
+    }).then((response) => response.status);
+    assert.equal(status, 200);
     child.kill('SIGTERM');
     assert.equal(await exited, 0);
   });

@@ -188,7 +188,7 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 /** The simulator in its own process: the addresses and credentials it prints, as the in-process one has them. */
 type Simulator = Pick<
   RunningSimulator,
-  'baseUrl' | 'tokenUrl' | 'adminUrl' | 'customerId' | 'siteId' | 'clientId' | 'clientSecret'
+  'baseUrl' | 'tokenUrl' | 'adminUrl' | 'adminToken' | 'customerId' | 'siteId' | 'clientId' | 'clientSecret'
 > & { child: ChildProcess };
 
 const catalogId = (i: number) => `ca7a10c0-0000-4000-b000-${String(i + 1).padStart(12, '0')}`;
@@ -206,7 +206,10 @@ function seedWith(count: number): SimulatorSeed {
 async function admin(sim: Simulator, method: string, resource: string, body?: unknown): Promise<unknown> {
   const response = await fetch(`${sim.adminUrl}/${resource}`, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: {
+      authorization: `Bearer ${sim.adminToken}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`simulator admin ${method} ${resource}: HTTP ${response.status}`);

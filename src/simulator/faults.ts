@@ -20,7 +20,10 @@ export type FaultAction =
       retryAfterSeconds?: number;
       /** Puts `{"name":"retryDelay","value":"N"}` in the Citrix Cloud common error body's `parameters`. */
       retryDelaySeconds?: number;
-      /** Replaces the default body: a string is sent as text, anything else as JSON. */
+      /**
+       * Replaces the default body, whatever the status: a string is sent as text/plain, any other JSON value as
+       * application/json (a 200 with `{"items": "not a list"}` makes a wrong-typed answer); `null` keeps the default.
+       */
       body?: unknown;
     }
   /** Destroys the socket without answering. */
@@ -43,7 +46,48 @@ export type FaultAction =
       atPercent?: number;
     }
   /** Expires every token issued so far, the moment the fault is added; `times` does not apply. */
-  | { type: 'expireTokens' };
+  | { type: 'expireTokens' }
+  /**
+   * Answers `status` quoting the whole request back, as a misconfigured proxy or a WAF error page does: a text/plain
+   * body holding the request line, every request header as received (`Authorization` included, verbatim) and the raw
+   * request body (read in full, up to the simulator's body limit). A token request thus has its
+   * `client_secret=…` quoted, an API call its `CwsAuth Bearer=…` header.
+   */
+  | {
+      type: 'echo';
+      status: number;
+      /**
+       * Sends `{"message": "<the same text>", "request": {"headers": {...}, "body": "<raw body>"}}` as JSON instead, so
+       * that the secrets also appear JSON-escaped.
+       */
+      json?: boolean;
+    }
+  /**
+   * Answers an `application/json` body of exactly `bytes` bytes (at most 1 GiB), `{"items":[{"id":"…","name":"…"},…]}`,
+   * generated as it is sent and streamed in chunks without a `content-length`, at the pace the client reads it. Stops
+   * the moment the client closes the connection; the request log then shows how far it got (`streamedBytes`).
+   */
+  | {
+      type: 'hugeBody';
+      bytes: number;
+      /** @default 200 */
+      status?: number;
+    }
+  /**
+   * Sends the status and headers at once, then the body (the same JSON as `hugeBody`) a small chunk at a time at
+   * `bytesPerSecond`, until it is all sent or the client disconnects.
+   */
+  | {
+      type: 'trickle';
+      bytesPerSecond: number;
+      /** @default 200 */
+      status?: number;
+      /** @default 1048576 (1 MiB) */
+      totalBytes?: number;
+    };
+
+/** The largest body a `hugeBody` or `trickle` fault sends: 1 GiB. */
+export const MAX_STREAMED_BYTES = 2 ** 30;
 
 export interface FaultMatch {
   operation?: Operation;
@@ -73,6 +117,14 @@ export interface RequestFacts {
 }
 
 const count = z.number().int().nonnegative();
+/** A status that may carry a body (the faults that send one). */
+const answerStatus = z
+  .number()
+  .int()
+  .min(200)
+  .max(599)
+  .refine((status) => ![204, 205, 304].includes(status), 'a 204, 205 or 304 answer has no body');
+const streamedBytes = count.max(MAX_STREAMED_BYTES);
 const faultSpecSchema = z.strictObject({
   match: z
     .strictObject({
@@ -113,6 +165,14 @@ const faultSpecSchema = z.strictObject({
       atPercent: count.max(100).optional(),
     }),
     z.strictObject({ type: z.literal('expireTokens') }),
+    z.strictObject({ type: z.literal('echo'), status: answerStatus, json: z.boolean().optional() }),
+    z.strictObject({ type: z.literal('hugeBody'), bytes: streamedBytes, status: answerStatus.optional() }),
+    z.strictObject({
+      type: z.literal('trickle'),
+      bytesPerSecond: z.number().int().positive(),
+      status: answerStatus.optional(),
+      totalBytes: streamedBytes.optional(),
+    }),
   ]),
 });
 
@@ -160,8 +220,8 @@ export class FaultList {
   }
 
   /**
-   * The request-level faults (status, reset, acceptThen…, latency) that apply to one request, in insertion order, up to and
-   * including the first that answers for it.
+   * The request-level faults (status, reset, acceptThen…, latency, echo, hugeBody, trickle) that apply to one request, in
+   * insertion order, up to and including the first that answers for it.
    */
   takeForRequest(facts: RequestFacts): FaultAction[] {
     if (this.faults.size === 0) return [];

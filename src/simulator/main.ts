@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { BlockList, createServer, connect, isIP, type AddressInfo } from 'node:net';
 import ms from 'ms';
 import { parseSeed, type SimulatorSeed } from './seed';
 import { startSimulator } from './server';
@@ -24,6 +24,17 @@ function integer(min: number, max: number) {
   };
 }
 
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** 127.0.0.0/8, ::1 (IPv4-mapped loopback addresses too) or localhost. */
+function isLoopback(host: string): boolean {
+  if (host.toLowerCase() === 'localhost') return true;
+  const family = isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
 async function loadSeed(path: string): Promise<SimulatorSeed> {
   let text: string;
   try {
@@ -42,7 +53,8 @@ async function main(): Promise<void> {
   const program = new Command('simulator')
     .description('Citrix Cloud Catalog Service simulator; prints one JSON line with its URLs and credentials')
     .option('--port <port>', 'port to listen on (0: any free port)', integer(0, 65535), 8787)
-    .option('--host <address>', 'address to listen on (0.0.0.0 in a container)', '127.0.0.1')
+    .option('--host <address>', 'address to listen on (0.0.0.0 in a container, with --allow-remote)', '127.0.0.1')
+    .option('--allow-remote', 'allow a --host that is not a loopback address, exposing the admin API to the network')
     .option('--data <file>', 'JSON data set to serve instead of the built-in seed')
     .option('--update-duration <duration>', 'how long an accepted image update stays Processing', duration, 20_000)
     .option('--accept-lag <duration>', 'how long a catalog reads unchanged after a 202', duration, 1_500)
@@ -52,12 +64,19 @@ async function main(): Promise<void> {
   const options = program.parse().opts<{
     port: number;
     host: string;
+    allowRemote?: boolean;
     data?: string;
     updateDuration: number;
     acceptLag: number;
     tokenTtl: number;
   }>();
 
+  if (!isLoopback(options.host) && !options.allowRemote) {
+    throw new Error(
+      `the simulator hands out its demo credentials and has an admin API; listening on ${options.host} exposes them ` +
+        'to the network: pass --allow-remote to do it anyway, for example inside a container network',
+    );
+  }
   const local = options.host === '127.0.0.1' || options.host === 'localhost';
   const simulator = await startSimulator({
     port: local ? options.port : 0,
@@ -66,7 +85,7 @@ async function main(): Promise<void> {
     acceptLagMs: options.acceptLag,
     tokenTtlSeconds: options.tokenTtl,
   });
-  const { customerId, siteId, clientId, clientSecret } = simulator;
+  const { customerId, siteId, clientId, clientSecret, adminToken } = simulator;
   let { baseUrl, tokenUrl, adminUrl } = simulator;
   if (!local) {
     // The simulator itself listens on loopback only; forward connections from the requested address to it.
@@ -90,8 +109,9 @@ async function main(): Promise<void> {
       string,
     ];
   }
+  // The only place the admin token is shown: whoever started the simulator reads it here.
   process.stdout.write(
-    `${JSON.stringify({ baseUrl, tokenUrl, adminUrl, customerId, siteId, clientId, clientSecret })}\n`,
+    `${JSON.stringify({ baseUrl, tokenUrl, adminUrl, adminToken, customerId, siteId, clientId, clientSecret })}\n`,
   );
 
   const stop = () => {

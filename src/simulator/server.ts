@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -35,6 +35,11 @@ export interface SimulatorOptions {
   acceptLagMs?: number;
   /** Lifetime of issued tokens, in seconds. @default 3600 */
   tokenTtlSeconds?: number;
+  /**
+   * The token that every `/__admin/*` request must carry as `Authorization: Bearer <token>`.
+   * @default 32 random bytes, base64url
+   */
+  adminToken?: string;
 }
 
 export interface RecordedRequest {
@@ -55,6 +60,11 @@ export interface RecordedRequest {
    * with (202 for an accepted update). Such requests are logged the moment they are handled.
    */
   withheldStatus?: number;
+  /**
+   * Set for an answer streamed by a `hugeBody` or `trickle` fault: the body bytes handed to the connection before the
+   * answer was complete or the client went away. Such requests are logged when the streaming stops.
+   */
+  streamedBytes?: number;
 }
 
 export interface RunningSimulator {
@@ -64,6 +74,8 @@ export interface RunningSimulator {
   tokenUrl: string;
   /** `http://127.0.0.1:{port}/__admin` */
   adminUrl: string;
+  /** What every request to `adminUrl` must carry as `Authorization: Bearer <adminToken>`; the methods below need none. */
+  adminToken: string;
   customerId: string;
   siteId: string;
   clientId: string;
@@ -126,6 +138,14 @@ const AUTHORIZATION = /^\s*cwsauth\s+bearer\s*=\s*([^\s,;]+)\s*$/i;
 const JSON_CONTENT_TYPE = /^(application\/(json|json-patch\+json|[\w.+-]+\+json)|text\/json)\s*(;|$)/i;
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_LOGGED_REQUESTS = 100_000;
+const ADMIN_AUTHORIZATION = /^\s*bearer\s+(\S+)\s*$/i;
+/** Chunks of a `hugeBody` answer. */
+const STREAM_CHUNK_BYTES = 64 * 1024;
+/** Chunks written back to back before a `hugeBody` answer lets other work run, when the socket takes them all. */
+const CHUNKS_PER_TURN = 16;
+/** The largest chunk of a `trickle` answer. */
+const MAX_TRICKLE_CHUNK_BYTES = 16 * 1024;
+const DEFAULT_TRICKLE_BYTES = 1024 * 1024;
 const UPDATE_FIELDS = new Map(
   ['templateId', 'citrixPrepared', 'vdaUpdateDelay', 'warningTitle', 'warningMessage'].map((name) => [
     name.toLowerCase(),
@@ -209,6 +229,83 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 const onAnswered = new WeakMap<ServerResponse, () => void>();
 /** Answers that an `acceptThen…` fault withholds: called with the status instead of writing the answer. */
 const withheld = new WeakMap<ServerResponse, (status: number) => void>();
+/** Body bytes written so far by a `hugeBody` or `trickle` fault. */
+const streamed = new WeakMap<ServerResponse, number>();
+
+const ITEMS_PREFIX = '{"items":[';
+const ITEMS_SUFFIX = ']}';
+const ITEM_DIGITS = 12;
+const item = (i: number) => {
+  const n = String(i + 1).padStart(ITEM_DIGITS, '0');
+  return `{"id":"1fe0b0d1-0000-4000-8000-${n}","name":"Item ${n}"}`;
+};
+const ITEM_BYTES = item(0).length;
+
+/**
+ * `{"items":[{"id":"…","name":"…"},…]}` of exactly `total` bytes (ASCII), generated as it is read: items up to the
+ * last one that fits, then spaces. A total under 12 bytes gives the start of `{"items":[]}`.
+ */
+class ItemsBody {
+  private readonly items: number;
+  private readonly padding: number;
+  /** 0: the prefix is next, 1: items, 2: padding, 3: the suffix, 4: done. */
+  private stage = 0;
+  private next = 0;
+  private sent = 0;
+  private pending = '';
+
+  constructor(readonly total: number) {
+    const room = total - ITEMS_PREFIX.length - ITEMS_SUFFIX.length;
+    this.items = room < ITEM_BYTES ? 0 : Math.floor((room + 1) / (ITEM_BYTES + 1));
+    this.padding = Math.max(0, room - (this.items === 0 ? 0 : this.items * (ITEM_BYTES + 1) - 1));
+  }
+
+  get remaining(): number {
+    return this.total - this.sent;
+  }
+
+  /** The next `max` bytes at most; '' once all are read. */
+  read(max: number): string {
+    const size = Math.min(max, this.remaining);
+    while (this.pending.length < size) {
+      const more = this.produce();
+      if (more === undefined) break;
+      this.pending += more;
+    }
+    const chunk = this.pending.slice(0, size);
+    this.pending = this.pending.slice(size);
+    this.sent += chunk.length;
+    return chunk;
+  }
+
+  private produce(): string | undefined {
+    switch (this.stage) {
+      case 0:
+        this.stage = 1;
+        return ITEMS_PREFIX;
+      case 1: {
+        if (this.next < this.items) {
+          // About a chunk's worth of items, each after a comma but the first.
+          const end = Math.min(this.items, this.next + Math.ceil(STREAM_CHUNK_BYTES / ITEM_BYTES));
+          const batch: string[] = [];
+          for (let i = this.next; i < end; i++) batch.push(i === 0 ? item(i) : `,${item(i)}`);
+          this.next = end;
+          return batch.join('');
+        }
+        this.stage = 2;
+        return '';
+      }
+      case 2:
+        this.stage = 3;
+        return ' '.repeat(this.padding);
+      case 3:
+        this.stage = 4;
+        return ITEMS_SUFFIX;
+      default:
+        return undefined;
+    }
+  }
+}
 
 function send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
   writeResponse(
@@ -283,14 +380,21 @@ class CatalogServiceSimulator {
   readonly faults = new FaultList();
   readonly state: SimState;
   readonly server: Server;
+  readonly adminToken: string;
   baseUrl = '';
   private readonly seed: SimulatorSeed;
+  private readonly adminTokenDigest: Buffer;
   private readonly tokenTtlSeconds: number;
   private readonly pendingDelays = new Set<NodeJS.Timeout>();
 
   constructor(options: SimulatorOptions) {
     this.seed = structuredClone(options.seed ?? DEFAULT_SEED);
     this.tokenTtlSeconds = options.tokenTtlSeconds ?? 3600;
+    if (options.adminToken !== undefined && !/^\S+$/.test(options.adminToken)) {
+      throw new TypeError('adminToken must be a non-empty string without whitespace');
+    }
+    this.adminToken = options.adminToken ?? randomBytes(32).toString('base64url');
+    this.adminTokenDigest = digest(this.adminToken);
     this.state = new SimState(this.seed, {
       updateDurationMs: options.updateDurationMs ?? 20_000,
       acceptLagMs: options.acceptLagMs ?? 1_500,
@@ -347,7 +451,18 @@ class CatalogServiceSimulator {
     const query = queryAt < 0 ? '' : url.slice(queryAt + 1);
     const method = req.method ?? 'GET';
     const segments = splitPath(path) ?? [];
-    if (segments[0] === '__admin') return this.handleAdmin(req, res, method, segments.slice(1));
+    if (segments[0] === '__admin') {
+      if (!this.isAdmin(req.headers.authorization)) {
+        // Says nothing about the request: a caller without the token learns only that one is needed.
+        return send(
+          res,
+          401,
+          serviceError('The admin API needs the header Authorization: Bearer <adminToken>, as printed at start.'),
+          { 'www-authenticate': 'Bearer realm="simulator admin"' },
+        );
+      }
+      return this.handleAdmin(req, res, method, segments.slice(1));
+    }
 
     const transactionIdHeader = req.headers['citrix-transactionid'];
     const transactionId =
@@ -371,6 +486,7 @@ class CatalogServiceSimulator {
         durationMs,
         transactionId,
         ...(withheldStatus !== undefined && { withheldStatus }),
+        ...(streamed.has(res) && { streamedBytes: streamed.get(res) }),
       });
     };
     onAnswered.set(res, record);
@@ -523,13 +639,29 @@ class CatalogServiceSimulator {
     send(res, 200, { token_type: 'bearer', access_token: accessToken, expires_in: String(this.tokenTtlSeconds) });
   }
 
-  private injectFault(req: IncomingMessage, res: ServerResponse, action: FaultAction): void {
-    if (action.type === 'reset') {
-      req.socket.destroy();
-      onAnswered.get(res)?.();
-      return;
+  private isAdmin(authorization: string | undefined): boolean {
+    const presented = ADMIN_AUTHORIZATION.exec(authorization ?? '')?.[1];
+    // Digests have equal lengths, so that the comparison takes the same time whatever was presented.
+    return presented !== undefined && timingSafeEqual(digest(presented), this.adminTokenDigest);
+  }
+
+  private async injectFault(req: IncomingMessage, res: ServerResponse, action: FaultAction): Promise<void> {
+    switch (action.type) {
+      case 'reset':
+        req.socket.destroy();
+        onAnswered.get(res)?.();
+        return;
+      case 'echo':
+        return echo(req, res, action);
+      case 'hugeBody':
+        return streamHugeBody(res, action.status ?? 200, new ItemsBody(action.bytes));
+      case 'trickle':
+        return trickle(res, action.status ?? 200, new ItemsBody(action.totalBytes ?? DEFAULT_TRICKLE_BYTES), action);
+      case 'status':
+        break;
+      default:
+        return;
     }
-    if (action.type !== 'status') return;
     const headers: Record<string, string> = {};
     if (action.retryAfterSeconds !== undefined) headers['retry-after'] = String(action.retryAfterSeconds);
     const body = action.body ?? commonErrorBody(action.status, action.retryDelaySeconds);
@@ -601,6 +733,124 @@ class CatalogServiceSimulator {
 
 const numberOrNull = (value: number) => (Number.isFinite(value) ? value : null);
 
+const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+
+/** The request quoted back, as a misconfigured proxy's or WAF's error page does. */
+async function echo(
+  req: IncomingMessage,
+  res: ServerResponse,
+  action: Extract<FaultAction, { type: 'echo' }>,
+): Promise<void> {
+  const body = await readBody(req);
+  const headers: Record<string, string> = {};
+  const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/${req.httpVersion}`];
+  for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
+    const [name = '', value = ''] = [req.rawHeaders[i], req.rawHeaders[i + 1]];
+    lines.push(`${name}: ${value}`);
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+  }
+  const text = `${lines.join('\r\n')}\r\n\r\n${body}`;
+  if (action.json) send(res, action.status, { message: text, request: { headers, body } });
+  else writeResponse(res, action.status, text, 'text/plain; charset=utf-8', {});
+}
+
+/**
+ * Starts a streamed answer: the request is logged when streaming stops (`finish` below) rather than on 'close', so
+ * that the log shows every byte written.
+ */
+function startStream(res: ServerResponse, status: number): { closed: () => boolean; finish: () => void } | undefined {
+  if (res.headersSent || res.destroyed) return undefined;
+  const record = onAnswered.get(res);
+  if (record) res.off('close', record);
+  let closed = false;
+  res.once('close', () => (closed = true));
+  streamed.set(res, 0);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+  });
+  res.flushHeaders();
+  return {
+    closed: () => closed || res.destroyed,
+    finish: () => {
+      if (!closed) res.end();
+      record?.();
+    },
+  };
+}
+
+/** Writes `body` as fast as the client reads it, one chunk at a time; stops when the client goes away. */
+async function streamHugeBody(res: ServerResponse, status: number, body: ItemsBody): Promise<void> {
+  const stream = startStream(res, status);
+  if (!stream) return;
+  try {
+    for (let chunks = 1; body.remaining > 0 && !stream.closed(); chunks++) {
+      const chunk = body.read(STREAM_CHUNK_BYTES);
+      streamed.set(res, (streamed.get(res) ?? 0) + chunk.length);
+      if (!res.write(chunk)) await drainedOrClosed(res);
+      // Lets other requests in even when the socket never pushes back (a HEAD answer, a fast reader).
+      else if (chunks % CHUNKS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
+    }
+  } finally {
+    stream.finish();
+  }
+}
+
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** Writes `body` at `bytesPerSecond` in small chunks, on a timer that stops when the body is out or the client goes. */
+function trickle(
+  res: ServerResponse,
+  status: number,
+  body: ItemsBody,
+  { bytesPerSecond }: { bytesPerSecond: number },
+): Promise<void> {
+  const stream = startStream(res, status);
+  if (!stream) return Promise.resolve();
+  // About 256 bytes a tick, ticking between every 20 ms and every second.
+  const intervalMs = Math.min(1000, Math.max(20, Math.round((256 * 1000) / bytesPerSecond)));
+  const startedMs = performance.now();
+  return new Promise((resolve) => {
+    let waiting = false;
+    let stopped = false;
+    const stop = () => {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(timer);
+      res.off('close', stop);
+      stream.finish();
+      resolve();
+    };
+    const tick = () => {
+      if (stream.closed()) return stop();
+      if (waiting) return;
+      const due = Math.floor(((performance.now() - startedMs) * bytesPerSecond) / 1000) - (body.total - body.remaining);
+      if (due <= 0) return;
+      const chunk = body.read(Math.min(due, MAX_TRICKLE_CHUNK_BYTES));
+      streamed.set(res, (streamed.get(res) ?? 0) + chunk.length);
+      if (!res.write(chunk)) {
+        waiting = true;
+        res.once('drain', () => (waiting = false));
+      }
+      if (body.remaining === 0) stop();
+    };
+    const timer = setInterval(tick, intervalMs);
+    res.once('close', stop);
+    if (body.remaining === 0) stop();
+  });
+}
+
 function setTiming(state: SimState, timing: Record<string, unknown>): void {
   for (const name of ['updateDurationMs', 'acceptLagMs'] as const) {
     const value = timing[name];
@@ -632,6 +882,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     baseUrl: simulator.baseUrl,
     tokenUrl,
     adminUrl: `${origin}/__admin`,
+    adminToken: simulator.adminToken,
     customerId,
     siteId: site.id,
     clientId,
