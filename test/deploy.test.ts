@@ -14,7 +14,7 @@ interface ComposeService {
   image?: string;
   build?: unknown;
   profiles?: string[];
-  ports?: string[];
+  ports?: (string | number | { host_ip?: string; published?: string | number; target?: number })[];
   expose?: string[];
   environment?: Record<string, string>;
   depends_on?: Record<string, { condition: string; required?: boolean }>;
@@ -40,12 +40,37 @@ describe('docker-compose.yml', () => {
     assert.match(services.postgresql!.image!, /^postgres:16/);
     assert.match(services['temporal-schema']!.image!, /^temporalio\/admin-tools:/);
     assert.match(services.temporal!.image!, /^temporalio\/server:/);
-    assert.deepEqual(services.temporal!.ports, ['7233:7233']);
+    assert.deepEqual(services.temporal!.ports, ['127.0.0.1:7233:7233']);
     assert.match(services['temporal-ui']!.image!, /^temporalio\/ui:/);
-    assert.deepEqual(services['temporal-ui']!.ports, ['8080:8080']);
+    assert.deepEqual(services['temporal-ui']!.ports, ['127.0.0.1:8080:8080']);
     assert.ok(services.worker!.build, 'the worker is built from the Dockerfile');
     assert.equal(services.worker!.ports, undefined, 'no host ports: --scale worker=N must not clash');
     assert.deepEqual(services.worker!.expose, ['9464', '8081']);
+  });
+
+  test('publishes every port on 127.0.0.1 only: Temporal, its UI and Prometheus have no authentication', () => {
+    // `[HOST_IP:]HOST_PORT:CONTAINER_PORT[/PROTOCOL]`, where HOST_PORT may be `${VAR:-default}`; IPv6 in brackets.
+    const hostIp = (entry: string) => /^(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]*\]):(?=.+:)/.exec(entry)?.[1];
+    let published = 0;
+    for (const [name, service] of Object.entries(services)) {
+      for (const entry of service.ports ?? []) {
+        published++;
+        const ip = typeof entry === 'object' ? entry.host_ip : hostIp(String(entry));
+        assert.equal(ip, '127.0.0.1', `${name} publishes ${JSON.stringify(entry)} beyond loopback`);
+      }
+    }
+    assert.ok(published >= 3, 'Temporal, its UI and Prometheus are published');
+    assert.match(read('docker-compose.yml'), /no authentication[\s\S]*reverse proxy/);
+  });
+
+  test('the simulator passes --allow-remote exactly when it listens beyond loopback', () => {
+    const command = services.simulator!.command as string[];
+    const at = command.indexOf('--host');
+    const host = at < 0 ? '127.0.0.1' : (command[at + 1] ?? '');
+    const loopback = /^(127(\.\d{1,3}){3}|::1|localhost)$/i.test(host);
+    assert.equal(command.includes('--allow-remote'), !loopback, `--host ${host}`);
+    assert.equal(services.simulator!.ports, undefined, 'the simulator is reached on the compose network only');
+    assert.doesNotMatch(String(services.simulator!.healthcheck!.test), /__admin/, 'the admin API needs a token');
   });
 
   test('comes up in order: every dependency waits on a health check or a finished set-up job', () => {
@@ -161,7 +186,7 @@ describe('Dockerfile', () => {
     assert.match(final, /^CMD \["node", "lib\/src\/worker\.js"\]$/m, 'node is PID 1 and receives SIGTERM');
     assert.match(
       dockerfile,
-      /^ARG NODE_IMAGE=node:20-bookworm-slim$/m,
+      /^ARG NODE_IMAGE=node:\d+(\.\d+){0,2}-bookworm-slim(@sha256:[0-9a-f]{64})?$/m,
       'Debian, not Alpine: the core bridge needs glibc',
     );
   });
