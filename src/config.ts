@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
-import { CITRIX_API_HOSTS, type CitrixClientOptions, isCustomerId, isGuid } from './citrix';
+import {
+  CITRIX_API_HOSTS,
+  type CitrixClientOptions,
+  MAX_REQUEST_TIMEOUT_MS,
+  isCustomerId,
+  isGuid,
+  outboundUrlProblem,
+} from './citrix';
 import { parseBindAddress } from './observability/health';
 import { DEFAULT_TASK_QUEUE } from './shared';
 
@@ -40,10 +47,32 @@ function withSecretFiles(env: Env, names: string[], problems: string[]): Env {
 
 const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
 const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
-const positiveInt = (fallback: number) =>
-  z.preprocess(emptyAsUndefined, z.coerce.number().int().positive().default(fallback));
-const nonNegativeInt = (fallback: number) =>
-  z.preprocess(emptyAsUndefined, z.coerce.number().int().nonnegative().default(fallback));
+/** A whole number from `min` to `max`: every numeric setting has both bounds, so a typo cannot disable a limit. */
+const intBetween = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(min, `must be at least ${min}`)
+      .max(max, `must be at most ${max}`)
+      .default(fallback),
+  );
+const positiveInt = (fallback: number, max: number) => intBetween(1, max, fallback);
+const nonNegativeInt = (fallback: number, max: number) => intBetween(0, max, fallback);
+const HOUR_MS = 3_600_000;
+/** An endpoint the worker sends credentials or data to: https (http to loopback only), no user info. */
+const outboundUrl = (name: string) =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .superRefine((value, context) => {
+        const problem = outboundUrlProblem(value, name);
+        if (problem) context.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
+  );
 /** `undefined` when unset, so that an explicit "false" can be told from no answer. */
 const bool = z.preprocess(
   emptyAsUndefined,
@@ -99,11 +128,11 @@ const citrixEnvSchema = z.object({
       })
       .default('global'),
   ),
-  CITRIX_API_BASE_URL: z.preprocess(emptyAsUndefined, z.url('CITRIX_API_BASE_URL must be a URL').optional()),
-  CITRIX_TOKEN_URL: z.preprocess(emptyAsUndefined, z.url('CITRIX_TOKEN_URL must be a URL').optional()),
-  CITRIX_REQUEST_TIMEOUT_MS: positiveInt(30_000),
-  CITRIX_MAX_CONNECTIONS: positiveInt(32),
-  CITRIX_POST_RETRY_SETTLE_MS: nonNegativeInt(30_000),
+  CITRIX_API_BASE_URL: outboundUrl('CITRIX_API_BASE_URL'),
+  CITRIX_TOKEN_URL: outboundUrl('CITRIX_TOKEN_URL'),
+  CITRIX_REQUEST_TIMEOUT_MS: positiveInt(30_000, MAX_REQUEST_TIMEOUT_MS),
+  CITRIX_MAX_CONNECTIONS: positiveInt(32, 1_024),
+  CITRIX_POST_RETRY_SETTLE_MS: nonNegativeInt(30_000, 10 * 60_000),
 });
 
 /**
@@ -114,14 +143,14 @@ const citrixEnvSchema = z.object({
 export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
 
 const workerEnvSchema = z.object({
-  WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt(200),
-  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(40),
-  WORKER_MAX_CACHED_WORKFLOWS: nonNegativeInt(DEFAULT_MAX_CACHED_WORKFLOWS),
-  WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt(10_000),
-  WORKER_POLL_LOOP_MAX_INTERVAL_MS: nonNegativeInt(15_000),
-  WORKER_PROGRESS_REPORT_INTERVAL_MS: nonNegativeInt(60_000),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt(200, 10_000),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(40, 1_000),
+  WORKER_MAX_CACHED_WORKFLOWS: nonNegativeInt(DEFAULT_MAX_CACHED_WORKFLOWS, 100_000),
+  WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt(10_000, HOUR_MS),
+  WORKER_POLL_LOOP_MAX_INTERVAL_MS: nonNegativeInt(15_000, HOUR_MS),
+  WORKER_PROGRESS_REPORT_INTERVAL_MS: nonNegativeInt(60_000, 24 * HOUR_MS),
   WORKFLOW_BUNDLE_PATH: optionalString,
-  ROLLOUT_WEBHOOK_URL: z.preprocess(emptyAsUndefined, z.url('ROLLOUT_WEBHOOK_URL must be a URL').optional()),
+  ROLLOUT_WEBHOOK_URL: outboundUrl('ROLLOUT_WEBHOOK_URL'),
   LOG_LEVEL: z.preprocess(
     (value) => (typeof value === 'string' && value ? value.toUpperCase() : undefined),
     z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('INFO'),

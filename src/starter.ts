@@ -7,7 +7,8 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import { CitrixClient, isGuid } from './citrix';
-import { ConfigError, loadCitrixConfig } from './config';
+import { ConfigError, SECRET_VARIABLES, loadCitrixConfig } from './config';
+import { createRedactor } from './observability/logger';
 import { duration, integer, print, withClient } from './cli-support';
 import { addOperationCommands } from './operations-cli';
 import { describeStatus, explainFailure, watchUpdate } from './progress';
@@ -247,7 +248,9 @@ if (require.main === module) {
           process.exit(error.exitCode === 0 ? 0 : 2);
         }
         const usage = error instanceof ConfigError || error instanceof InvalidInputError;
-        console.error(`catalog-rollout: ${(error as Error)?.message ?? error}`);
+        // Defence in depth: messages are built from redacted text, but a dependency's error might quote a request.
+        const redact = createRedactor(SECRET_VARIABLES.map((name) => process.env[name]));
+        console.error(redact(`catalog-rollout: ${(error as Error)?.message ?? error}`));
         process.exit(usage ? 2 : 1);
       },
     );

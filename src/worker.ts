@@ -1,7 +1,20 @@
-import { Runtime, Worker, type NativeConnection, type WorkflowBundleOption } from '@temporalio/worker';
+import {
+  Runtime,
+  Worker,
+  makeTelemetryFilterString,
+  type NativeConnection,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { createActivities } from './activities';
-import { CitrixClient } from './citrix';
-import { ConfigError, DEFAULT_MAX_CACHED_WORKFLOWS, loadWorkerConfig, secretsOf, type WorkerConfig } from './config';
+import { CitrixClient, SecretRedactor } from './citrix';
+import {
+  ConfigError,
+  DEFAULT_MAX_CACHED_WORKFLOWS,
+  SECRET_VARIABLES,
+  loadWorkerConfig,
+  secretsOf,
+  type WorkerConfig,
+} from './config';
 import {
   activityInterceptors,
   createJsonLogger,
@@ -78,32 +91,39 @@ export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Work
 /** How long after the grace period a shutdown may still take before the process gives up and exits non-zero. */
 const SHUTDOWN_SLACK_MS = 10_000;
 
-function installRuntime(config: WorkerConfig): void {
+function installRuntime(config: WorkerConfig, redactor: SecretRedactor): void {
   Runtime.install({
-    logger: createJsonLogger({ level: config.logLevel, secrets: secretsOf(config) }),
+    logger: createJsonLogger({ level: config.logLevel, secrets: redactor }),
     // The runtime shuts every worker down gracefully on SIGINT and SIGTERM.
     shutdownSignals: ['SIGINT', 'SIGTERM'],
-    telemetryOptions: config.metricsBindAddress
-      ? {
-          metrics: {
-            prometheus: { bindAddress: config.metricsBindAddress, histogramBucketOverrides: HISTOGRAM_BUCKETS },
-          },
-        }
-      : undefined,
+    telemetryOptions: {
+      // The Rust core's own log lines go through the same JSON logger and its redaction, not straight to stderr.
+      logging: { forward: {}, filter: makeTelemetryFilterString({ core: config.logLevel, other: 'WARN' }) },
+      ...(config.metricsBindAddress && {
+        metrics: {
+          prometheus: { bindAddress: config.metricsBindAddress, histogramBucketOverrides: HISTOGRAM_BUCKETS },
+        },
+      }),
+    },
   });
 }
 
 async function main(): Promise<void> {
   const startedAt = performance.now();
   const config = loadWorkerConfig();
+  // One redactor for the logs and the Citrix client: it learns every token the client is issued.
+  const redactor = new SecretRedactor(secretsOf(config));
   try {
-    installRuntime(config);
+    installRuntime(config, redactor);
   } catch (error) {
     throw new Error(
       `cannot start the metrics endpoint on METRICS_BIND_ADDRESS=${config.metricsBindAddress}: ${(error as Error).message}`,
     );
   }
   const log = Runtime.instance().logger;
+  if (config.temporal.apiKey && config.temporal.tls === false) {
+    log.warn('TEMPORAL_TLS=false: the Temporal API key is sent without TLS; do this only to a trusted local proxy');
+  }
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
   let worker: Worker | undefined;
   let health: HealthServer | undefined;
@@ -133,7 +153,7 @@ async function main(): Promise<void> {
   }
 
   const connection = await connectWorkerConnection(config.temporal);
-  const citrix = new CitrixClient({ ...config.citrix.client, onExchange: metrics.citrixExchange });
+  const citrix = new CitrixClient({ ...config.citrix.client, onExchange: metrics.citrixExchange, redactor });
   try {
     worker = await createCatalogWorker({
       connection,
@@ -180,11 +200,7 @@ if (require.main === module) {
     (error: unknown) => {
       const message = error instanceof ConfigError ? error.message : ((error as Error).message ?? String(error));
       // The configuration may not have loaded: redact what the environment holds.
-      const redact = createRedactor([
-        process.env.CITRIX_CLIENT_SECRET,
-        process.env.TEMPORAL_API_KEY,
-        process.env.ROLLOUT_WEBHOOK_URL,
-      ]);
+      const redact = createRedactor(SECRET_VARIABLES.map((name) => process.env[name]));
       console.error(redact(`catalog-rollout worker: ${message}`));
       process.exit(1);
     },

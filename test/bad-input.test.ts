@@ -212,6 +212,27 @@ describe('bad input gets a clear, actionable error and posts nothing', () => {
       /CITRIX_API_BASE_URL must be a URL/,
     ],
     ['an unreachable Temporal server', { TEMPORAL_ADDRESS: 'CLOSED' }, /cannot reach the Temporal server/],
+    ['a webhook that is a file', { ROLLOUT_WEBHOOK_URL: 'file:///etc/passwd' }, /ROLLOUT_WEBHOOK_URL must be an https/],
+    [
+      'a webhook on a link-local (cloud metadata) address',
+      { ROLLOUT_WEBHOOK_URL: 'https://169.254.169.254/latest/meta-data' },
+      /ROLLOUT_WEBHOOK_URL names a link-local/,
+    ],
+    [
+      'a token URL over plain http to another host',
+      { CITRIX_TOKEN_URL: 'http://trust.example.com/root/tokens/clients' },
+      /CITRIX_TOKEN_URL must use https/,
+    ],
+    [
+      'a Citrix URL with a user name and password in it',
+      { CITRIX_API_BASE_URL: 'https://admin:hunter22@api.cloud.com/catalogservice' },
+      /CITRIX_API_BASE_URL must not carry a user name or password/,
+    ],
+    [
+      'a request timeout past what a timer can hold',
+      { CITRIX_REQUEST_TIMEOUT_MS: String(2 ** 32) },
+      /CITRIX_REQUEST_TIMEOUT_MS: must be at most 600000/,
+    ],
   ];
 
   test(`the worker refuses to start with exit 1 and one clear message for a broken configuration (${workerCases.length} cases)`, async () => {
@@ -228,6 +249,9 @@ describe('bad input gets a clear, actionable error and posts nothing', () => {
           );
           secrets.keep(`worker output for ${what}`, output);
           assert.match(output, message, what);
+          // A webhook URL is a credential, and so is a password in a URL: neither is repeated back.
+          if (extra.ROLLOUT_WEBHOOK_URL) assert.ok(!output.includes(extra.ROLLOUT_WEBHOOK_URL), what);
+          assert.ok(!output.includes('hunter22'), what);
         }),
       ),
     );

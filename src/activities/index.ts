@@ -1,15 +1,11 @@
 import { Context, activityInfo, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
-import {
-  type Catalog,
-  type CitrixClient,
-  CitrixError,
-  type CitrixErrorCode,
-  CitrixNotFoundError,
-  type TemplateImage,
-} from '../citrix';
+import { type Catalog, type CitrixClient, CitrixError, CitrixNotFoundError, type TemplateImage } from '../citrix';
 import { FailureType } from '../shared';
+import { citrixCall, errorDetails, toApplicationFailure } from './citrix-failures';
 import { createRolloutActivities } from './rollout';
+
+export { toApplicationFailure };
 
 export interface ActivityDependencies {
   citrix: CitrixClient;
@@ -49,6 +45,8 @@ const SETTLED_STATES = new Set(['Active', 'InputRequired']);
 /** States in which an update (or another operation) is still running. */
 const RUNNING_STATES = new Set(['Processing', 'PreDeployment']);
 const PROGRESS_STEP_PERCENT = 10;
+/** How long one read of an image serves the validations that need it. */
+const IMAGE_READ_REUSE_MS = 15_000;
 /**
  * How often a running activity tells Temporal that its worker is alive. The workflow's heartbeat timeout is a few times
  * this, so an activity lost with its worker (crash, SIGKILL, lost host) is retried within seconds instead of at its
@@ -157,35 +155,50 @@ export function createActivities({
   progressReportIntervalMs = 60_000,
 }: ActivityDependencies) {
   let loopingPolls = 0;
-  async function readCatalog(catalogId: string): Promise<Catalog> {
-    try {
-      return await citrix.getCatalog(catalogId);
-    } catch (error) {
-      if (error instanceof CitrixNotFoundError) {
-        throw ApplicationFailure.nonRetryable(
-          `catalog ${catalogId} was not found in site ${await citrix.getSiteId()}: check the catalog id ` +
-            `(the starter's "catalogs" command lists them) and the site`,
-          FailureType.CatalogNotFound,
-          errorDetails(error),
-        );
-      }
-      throw toApplicationFailure(error);
-    }
+  function readCatalog(catalogId: string): Promise<Catalog> {
+    return citrixCall(
+      () => citrix.getCatalog(catalogId),
+      async (error) =>
+        error instanceof CitrixNotFoundError
+          ? ApplicationFailure.nonRetryable(
+              `catalog ${catalogId} was not found in site ${await citrix.getSiteId()}: check the catalog id ` +
+                `(the starter's "catalogs" command lists them) and the site`,
+              FailureType.CatalogNotFound,
+              errorDetails(error),
+            )
+          : undefined,
+    );
   }
 
-  async function readImage(imageId: string): Promise<TemplateImage> {
-    try {
-      return await citrix.getImage(imageId);
-    } catch (error) {
-      if (error instanceof CitrixNotFoundError) {
-        throw ApplicationFailure.nonRetryable(
-          `image ${imageId} was not found: check the image id (the starter's "images" command lists them)`,
-          FailureType.ImageNotFound,
-          errorDetails(error),
-        );
-      }
-      throw toApplicationFailure(error);
-    }
+  /**
+   * Every catalog of a rollout validates the same image, and an image's details list every catalog that uses it (a
+   * megabyte for a few thousand catalogs): one read serves the validations of `IMAGE_READ_REUSE_MS`. Citrix checks
+   * the image again when the update is posted.
+   */
+  const imageReads = new Map<string, { at: number; image: Promise<TemplateImage> }>();
+  function readImage(imageId: string): Promise<TemplateImage> {
+    const key = imageId.toLowerCase();
+    const cached = imageReads.get(key);
+    if (cached && Date.now() - cached.at < IMAGE_READ_REUSE_MS) return cached.image;
+    const image = readImageNow(imageId);
+    imageReads.set(key, { at: Date.now(), image });
+    image.catch(() => imageReads.delete(key));
+    if (imageReads.size > 100) imageReads.delete(imageReads.keys().next().value!);
+    return image;
+  }
+
+  function readImageNow(imageId: string): Promise<TemplateImage> {
+    return citrixCall(
+      () => citrix.getImage(imageId),
+      (error) =>
+        error instanceof CitrixNotFoundError
+          ? ApplicationFailure.nonRetryable(
+              `image ${imageId} was not found: check the image id (the starter's "images" command lists them)`,
+              FailureType.ImageNotFound,
+              errorDetails(error),
+            )
+          : undefined,
+    );
   }
 
   return heartbeating({
@@ -343,23 +356,26 @@ export function createActivities({
           if (loop && (attempt === 1 || reads > 0)) await sleep(request.pollIntervalMs);
           let catalog: Catalog;
           try {
-            catalog = await citrix.getCatalog(request.catalogId);
+            catalog = await citrixCall(
+              () => citrix.getCatalog(request.catalogId),
+              (error) =>
+                error instanceof CitrixNotFoundError
+                  ? ApplicationFailure.nonRetryable(
+                      `catalog ${request.catalogId} disappeared while its image was updating (it was deleted)`,
+                      FailureType.CatalogUpdateFailed,
+                      errorDetails(error),
+                    )
+                  : undefined,
+            );
           } catch (error) {
-            if (error instanceof CitrixNotFoundError) {
-              throw ApplicationFailure.nonRetryable(
-                `catalog ${request.catalogId} disappeared while its image was updating (it was deleted)`,
-                FailureType.CatalogUpdateFailed,
-                errorDetails(error),
-              );
-            }
-            const failure = toApplicationFailure(error);
+            const failure = error as ApplicationFailure;
             if (failure.nonRetryable) throw failure;
             throw ApplicationFailure.create({
               message: failure.message,
               type: failure.type ?? undefined,
               details: failure.details as unknown[],
               nextRetryDelay: Math.max(
-                error instanceof CitrixError ? (error.retryAfterMs ?? 0) : 0,
+                typeof failure.nextRetryDelay === 'number' ? failure.nextRetryDelay : 0,
                 request.pollIntervalMs,
               ),
             });
@@ -461,41 +477,4 @@ function adviceForState(state: string): string {
   if (state === 'Error') return 'fix the catalog in Citrix Cloud (Quick Deploy) and start again';
   if (state === 'Deleting' || state === 'NotFound') return 'the catalog is going away; pick another catalog';
   return 'check the catalog in Citrix Cloud and start again once it is Active';
-}
-
-function errorDetails(error: unknown): unknown[] {
-  if (!(error instanceof CitrixError)) return [];
-  return [{ code: error.code, status: error.status, transactionId: error.transactionId, url: error.url }];
-}
-
-const FAILURE_TYPE_BY_CODE: Partial<Record<CitrixErrorCode, FailureType>> = {
-  CITRIX_INVALID_ARGUMENT: FailureType.InvalidInput,
-  CITRIX_AUTH: FailureType.CitrixAuthFailed,
-  CITRIX_FORBIDDEN: FailureType.CitrixForbidden,
-  CITRIX_BAD_REQUEST: FailureType.CitrixRejected,
-};
-
-/**
- * Maps a client error onto Temporal: problems no retry can fix fail at once; rate limits, server errors and network
- * trouble retry, after `Retry-After` when Citrix gave one.
- */
-export function toApplicationFailure(error: unknown): ApplicationFailure {
-  if (error instanceof ApplicationFailure) return error;
-  if (!(error instanceof CitrixError)) {
-    return ApplicationFailure.create({ message: String((error as Error)?.message ?? error), type: 'UnexpectedError' });
-  }
-  const permanentType = FAILURE_TYPE_BY_CODE[error.code];
-  if (permanentType) {
-    const advice =
-      error.code === 'CITRIX_FORBIDDEN'
-        ? ': the API client lacks the rights for this call, or the worker talks to the wrong Citrix Cloud region'
-        : '';
-    return ApplicationFailure.nonRetryable(`${error.message}${advice}`, permanentType, ...errorDetails(error));
-  }
-  return ApplicationFailure.create({
-    message: error.message,
-    type: FailureType.CitrixUnavailable,
-    details: errorDetails(error),
-    nextRetryDelay: error.retryAfterMs,
-  });
 }

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { inspect } from 'node:util';
 import { Agent, type Dispatcher, errors as undiciErrors, request } from 'undici';
+import type { z } from 'zod';
 import {
   CitrixAuthError,
   CitrixBadRequestError,
@@ -16,7 +18,10 @@ import {
   describeErrorBody,
 } from './errors';
 import { isCustomerId, isGuid, isImageId } from './ids';
+import { SecretRedactor } from './sanitize';
+import { type ResponseShapes, describeIssues, responseShapes } from './shapes';
 import type { Catalog, CatalogSummary, Site, TemplateImage, UpdateImageAccepted, UpdateImageRequest } from './types';
+import { outboundUrlProblem } from './urls';
 
 /** Citrix Cloud API hosts by region. The catalog service is geo-dependent: use the region the tenant lives in. */
 export const CITRIX_API_HOSTS = {
@@ -54,7 +59,7 @@ export interface CitrixClientOptions {
   /** The site to work in. Discovered with `GET /{customerId}/sites` when the customer has exactly one. */
   siteId?: string;
   /**
-   * Upper bound for one HTTP exchange, from sending the request to reading the whole body.
+   * Upper bound for one HTTP exchange, from sending the request to reading the whole body (at most 10 minutes).
    * @default 30_000
    */
   requestTimeoutMs?: number;
@@ -72,7 +77,35 @@ export interface CitrixClientOptions {
   dispatcher?: Dispatcher;
   /** Called after every HTTP exchange, for metrics and tests. */
   onExchange?: (exchange: CitrixExchange) => void;
+  /**
+   * Learns the client secret and every token the client is issued, and cleans what the client quotes from answers.
+   * Share one with the process's log redaction so that log lines are cleaned of the same secrets.
+   * @default a redactor of its own
+   */
+  redactor?: SecretRedactor;
 }
+
+/**
+ * Largest answer read, by kind: a bigger one is cut off and fails as an invalid response. A list carries every item
+ * twice (`items` and its legacy alias), about 2.2 KB per catalog: 32 MiB holds some 15,000 catalogs, and parsing it
+ * takes under 100 MB of heap.
+ */
+export const MAX_RESPONSE_BYTES = {
+  list: 32 * 1024 * 1024,
+  /** One catalog or image; an image's details list every catalog that uses it. */
+  item: 8 * 1024 * 1024,
+  token: 64 * 1024,
+  /** Error answers: only an excerpt and `retryDelay` are read from them. */
+  error: 64 * 1024,
+} as const;
+
+/** A `Retry-After` or `retryDelay` longer than this is taken as this. */
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+/** A token is reused for at least this long, whatever lifetime its answer claims (0 would mean a token per call). */
+export const MIN_TOKEN_REUSE_MS = 30_000;
+/** And at most this long. */
+export const MAX_TOKEN_LIFETIME_MS = 24 * 3_600_000;
+export const MAX_REQUEST_TIMEOUT_MS = 10 * 60_000;
 
 export interface CitrixExchange {
   method: string;
@@ -89,6 +122,8 @@ interface RequestSpec {
   operation: string;
   body?: unknown;
   transactionId?: string;
+  /** @default MAX_RESPONSE_BYTES.item */
+  maxBytes?: number;
 }
 
 interface Exchanged {
@@ -106,21 +141,25 @@ interface CachedToken {
 
 /**
  * A client for the Citrix Cloud Catalog Service (Quick Deploy) on undici: one cached bearer token per API client,
- * keep-alive connection pooling, a timeout on every call, and typed errors that carry `citrix-transactionId`.
+ * keep-alive connection pooling, a timeout on every call, answers read with a size cap and checked by shape, and
+ * typed errors that carry `citrix-transactionId`. The secret and tokens live in private fields: inspecting or
+ * serialising a client shows neither.
  */
 export class CitrixClient {
   readonly customerId: string;
   readonly apiBaseUrl: string;
   readonly tokenUrl: string;
-  private readonly clientId: string;
-  private readonly clientSecret: string;
+  readonly #clientId: string;
+  readonly #clientSecret: string;
+  readonly #redactor: SecretRedactor;
+  readonly #shapes: ResponseShapes;
   private readonly requestTimeoutMs: number;
   private readonly tokenRefreshMarginMs: number;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly onExchange?: (exchange: CitrixExchange) => void;
-  private token?: CachedToken;
-  private pendingToken?: Promise<CachedToken>;
+  #token?: CachedToken;
+  #pendingToken?: Promise<CachedToken>;
   private siteId?: string;
   private pendingSiteId?: Promise<string>;
 
@@ -136,14 +175,28 @@ export class CitrixClient {
     }
     const host = CITRIX_API_HOSTS[options.region ?? 'global'];
     if (!host) throw new CitrixInvalidArgumentError(`unknown Citrix Cloud region "${options.region}"`);
+    const timeout = options.requestTimeoutMs ?? 30_000;
+    if (!Number.isInteger(timeout) || timeout < 1 || timeout > MAX_REQUEST_TIMEOUT_MS) {
+      throw new CitrixInvalidArgumentError(`requestTimeoutMs must be from 1 to ${MAX_REQUEST_TIMEOUT_MS} ms`);
+    }
     this.customerId = options.customerId;
-    this.clientId = options.clientId;
-    this.clientSecret = options.clientSecret;
+    this.#clientId = options.clientId;
+    this.#clientSecret = options.clientSecret;
+    this.#redactor = options.redactor ?? new SecretRedactor();
+    this.#redactor.add(options.clientSecret);
+    this.#shapes = responseShapes(this.#redactor);
     this.apiBaseUrl = (options.apiBaseUrl ?? `https://${host}/catalogservice`).replace(/\/+$/, '');
     this.tokenUrl =
       options.tokenUrl ?? `https://${host}/cctrustoauth2/${encodeURIComponent(options.customerId)}/tokens/clients`;
+    for (const [name, url] of [
+      ['apiBaseUrl', this.apiBaseUrl],
+      ['tokenUrl', this.tokenUrl],
+    ] as const) {
+      const problem = outboundUrlProblem(url, name);
+      if (problem) throw new CitrixInvalidArgumentError(problem);
+    }
     this.siteId = options.siteId;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.requestTimeoutMs = timeout;
     this.tokenRefreshMarginMs = options.tokenRefreshMarginMs ?? 60_000;
     this.onExchange = options.onExchange;
     this.ownsDispatcher = !options.dispatcher;
@@ -153,8 +206,8 @@ export class CitrixClient {
   }
 
   async listSites(): Promise<Site[]> {
-    const body = await this.send({ method: 'GET', path: `${this.customerPath()}/sites`, operation: 'sites' });
-    return listItems<Site>(body, 'sites');
+    const spec = { method: 'GET', path: `${this.customerPath()}/sites`, operation: 'sites' } as const;
+    return this.read(spec, this.#shapes.sites, 'site list');
   }
 
   /** The configured site id, or the customer's only site. */
@@ -165,25 +218,25 @@ export class CitrixClient {
   }
 
   async listCatalogs(): Promise<CatalogSummary[]> {
-    const body = await this.send({ method: 'GET', path: await this.sitePath('catalogs'), operation: 'catalogs' });
-    return listItems<CatalogSummary>(body, 'catalogs');
+    const spec = { method: 'GET', path: await this.sitePath('catalogs'), operation: 'catalogs' } as const;
+    return this.read({ ...spec, maxBytes: MAX_RESPONSE_BYTES.list }, this.#shapes.catalogs, 'catalog list');
   }
 
   async getCatalog(catalogId: string): Promise<Catalog> {
     const path = await this.sitePath('catalogs', guidSegment('catalog', catalogId));
-    const body = await this.send({ method: 'GET', path, operation: 'catalogs/{catalogId}' });
-    return expectObject<Catalog>(body, ['id', 'state'], `catalog ${catalogId}`);
+    const spec = { method: 'GET', path, operation: 'catalogs/{catalogId}' } as const;
+    return this.read(spec, this.#shapes.catalog, `catalog ${catalogId}`);
   }
 
   async listImages(): Promise<TemplateImage[]> {
-    const body = await this.send({ method: 'GET', path: await this.sitePath('images'), operation: 'images' });
-    return listItems<TemplateImage>(body, 'overviews');
+    const spec = { method: 'GET', path: await this.sitePath('images'), operation: 'images' } as const;
+    return this.read({ ...spec, maxBytes: MAX_RESPONSE_BYTES.list }, this.#shapes.images, 'image list');
   }
 
   async getImage(imageId: string): Promise<TemplateImage> {
     const path = await this.sitePath('images', imageSegment(imageId));
-    const body = await this.send({ method: 'GET', path, operation: 'images/{imageId}' });
-    return expectObject<TemplateImage>(body, ['id', 'state'], `image ${imageId}`);
+    const spec = { method: 'GET', path, operation: 'images/{imageId}' } as const;
+    return this.read(spec, this.#shapes.image, `image ${imageId}`);
   }
 
   /**
@@ -207,17 +260,26 @@ export class CitrixClient {
       body: update,
       transactionId: options.transactionId,
     });
-    const location = response.headers['location'];
+    const location = headerValue(response.headers['location']);
     return {
-      catalogId: typeof response.body === 'string' && response.body ? response.body : catalogId,
+      catalogId,
       transactionId: response.transactionId,
-      location: Array.isArray(location) ? location[0] : location,
+      location: location === undefined ? undefined : this.#redactor.excerpt(location, 1000),
     };
   }
 
   /** Closes the keep-alive connections (when the client created its own pool). */
   async close(): Promise<void> {
     if (this.ownsDispatcher) await this.dispatcher.close();
+  }
+
+  /** What `util.inspect` and `console.log` show: where the client points, never its credentials. */
+  [inspect.custom](): string {
+    return `CitrixClient { customerId: '${this.customerId}', apiBaseUrl: '${this.apiBaseUrl}' }`;
+  }
+
+  toJSON(): Record<string, string> {
+    return { customerId: this.customerId, apiBaseUrl: this.apiBaseUrl, tokenUrl: this.tokenUrl };
   }
 
   private customerPath(): string {
@@ -242,8 +304,16 @@ export class CitrixClient {
     return only.id;
   }
 
-  private async send(spec: RequestSpec): Promise<unknown> {
-    return (await this.exchangeWithAuth(spec)).body;
+  /** A GET whose answer must have `shape`; anything else is a `CitrixInvalidResponseError` naming the field. */
+  private async read<T>(spec: RequestSpec, shape: z.ZodType<T>, what: string): Promise<T> {
+    const response = await this.exchangeWithAuth(spec);
+    const parsed = shape.safeParse(response.body);
+    if (parsed.success) return parsed.data;
+    throw new CitrixInvalidResponseError(
+      `${spec.method} ${response.url} answered ${response.status} with a malformed ${what} ` +
+        `(${describeIssues(parsed.error)})${transactionNote(response.transactionId)}`,
+      { ...detailsOf(spec.method, response), detail: undefined },
+    );
   }
 
   private async exchangeWithAuth(spec: RequestSpec): Promise<Exchanged> {
@@ -256,52 +326,82 @@ export class CitrixClient {
       response = await this.exchange(spec, token.value);
     }
     if (response.status >= 200 && response.status < 300) return response;
-    throw errorForResponse(spec.method, response);
+    throw this.errorForResponse(spec.method, response);
   }
 
   private async getToken(): Promise<CachedToken> {
-    if (this.token && this.token.expiresAtMs - this.tokenRefreshMarginMs > Date.now()) return this.token;
-    this.pendingToken ??= this.fetchToken().finally(() => (this.pendingToken = undefined));
-    return this.pendingToken;
+    if (this.#token && this.#token.expiresAtMs - this.tokenRefreshMarginMs > Date.now()) return this.#token;
+    this.#pendingToken ??= this.fetchToken().finally(() => (this.#pendingToken = undefined));
+    return this.#pendingToken;
   }
 
   private dropToken(token: CachedToken): void {
-    if (this.token === token) this.token = undefined;
+    if (this.#token === token) this.#token = undefined;
   }
 
+  /**
+   * Nothing of a token endpoint's answer is ever quoted: a wrong URL or a proxy may echo the form, and with it the
+   * secret. An error says the status and, for a refusal, the OAuth `error` code when it is one of the standard ones.
+   */
   private async fetchToken(): Promise<CachedToken> {
     const form = new URLSearchParams({
       grant_type: 'client_credentials',
-      client_id: this.clientId,
-      client_secret: this.clientSecret,
+      client_id: this.#clientId,
+      client_secret: this.#clientSecret,
     });
     const response = await this.http('POST', this.tokenUrl, 'token', {
       // Citrix warns that a `; charset=` suffix on this content type breaks the token endpoint.
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: form.toString(),
+      maxBytes: MAX_RESPONSE_BYTES.token,
     });
-    const details = detailsOf('POST', response);
+    const details: CitrixErrorDetails = { method: 'POST', url: this.tokenUrl, status: response.status };
+    const answered = `POST ${this.tokenUrl} answered ${response.status}`;
     if (response.status === 400 || response.status === 401 || response.status === 403) {
+      const code = oauthErrorCode(response.body);
       throw new CitrixAuthError(
         `Citrix Cloud refused the API client credentials for customer ${this.customerId} ` +
-          `(${describeErrorBody(response.body) ?? `HTTP ${response.status}`}): check the client id, the secret and ` +
-          `the customer id, and that the API client has not been deleted`,
+          `(${answered}${code ? `, ${code}` : ''}): check the client id, the secret and the customer id, and that ` +
+          `the API client has not been deleted`,
         details,
       );
     }
-    if (response.status < 200 || response.status >= 300) throw errorForResponse('POST', response);
+    if (response.status < 200 || response.status >= 300) {
+      throw errorForStatus(response.status, `${answered}: the token endpoint is not available`, {
+        ...details,
+        retryAfterMs: retryAfterMs(response.headers, undefined),
+      });
+    }
     const body = response.body as { access_token?: unknown; expires_in?: unknown } | null;
     // Citrix's sample answers `expires_in` as a string of seconds; accept a number too.
     const expiresInSeconds = Number(body?.expires_in ?? 3600);
     if (!body || typeof body.access_token !== 'string' || !body.access_token || !Number.isFinite(expiresInSeconds)) {
-      throw new CitrixInvalidResponseError('the Citrix token endpoint answered without an access token', {
-        ...details,
-        body: undefined,
-      });
+      throw new CitrixInvalidResponseError(
+        `${answered} without an access token and its lifetime: check CITRIX_TOKEN_URL`,
+        details,
+      );
     }
-    const token = { value: body.access_token, expiresAtMs: Date.now() + expiresInSeconds * 1000 };
-    this.token = token;
+    this.#redactor.add(body.access_token);
+    const lifetimeMs = Math.min(
+      Math.max(expiresInSeconds * 1000, this.tokenRefreshMarginMs + MIN_TOKEN_REUSE_MS),
+      MAX_TOKEN_LIFETIME_MS,
+    );
+    const token = { value: body.access_token, expiresAtMs: Date.now() + lifetimeMs };
+    this.#token = token;
     return token;
+  }
+
+  private errorForResponse(method: string, response: Exchanged): CitrixError {
+    const said = describeErrorBody(response.body);
+    const excerpt = said === undefined ? undefined : this.#redactor.excerpt(said);
+    const message =
+      `${method} ${response.url} answered ${response.status}${excerpt ? `: ${excerpt}` : ''}` +
+      transactionNote(response.transactionId);
+    return errorForStatus(response.status, message, {
+      ...detailsOf(method, response),
+      detail: excerpt,
+      retryAfterMs: retryAfterMs(response.headers, response.body),
+    });
   }
 
   private exchange(spec: RequestSpec, token: string): Promise<Exchanged> {
@@ -315,19 +415,21 @@ export class CitrixClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(spec.body);
     }
-    return this.http(spec.method, `${this.apiBaseUrl}${spec.path}`, spec.operation, { headers, body });
+    const maxBytes = spec.maxBytes ?? MAX_RESPONSE_BYTES.item;
+    return this.http(spec.method, `${this.apiBaseUrl}${spec.path}`, spec.operation, { headers, body, maxBytes });
   }
 
   private async http(
     method: 'GET' | 'POST',
     url: string,
     operation: string,
-    init: { headers: Record<string, string>; body?: string },
+    init: { headers: Record<string, string>; body?: string; maxBytes: number },
   ): Promise<Exchanged> {
     const started = performance.now();
     let status: number | 'error' = 'error';
+    let response: Dispatcher.ResponseData;
     try {
-      const response = await request(url, {
+      response = await request(url, {
         method,
         headers: init.headers,
         body: init.body,
@@ -336,16 +438,103 @@ export class CitrixClient {
         bodyTimeout: this.requestTimeoutMs,
         signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
-      const text = await response.body.text();
-      status = response.statusCode;
-      const transactionId = headerValue(response.headers['citrix-transactionid']);
-      return { status, body: parseBody(text), headers: response.headers, transactionId, url };
     } catch (error) {
-      throw networkError(method, url, error, this.requestTimeoutMs);
+      this.onExchange?.({ method, operation, status, durationMs: performance.now() - started });
+      throw this.networkError(method, url, error);
+    }
+    try {
+      status = response.statusCode;
+      const transactionId = this.#redactor.excerpt(headerValue(response.headers['citrix-transactionid']) ?? '', 64);
+      const ok = status >= 200 && status < 300;
+      const limit = ok ? init.maxBytes : Math.min(init.maxBytes, MAX_RESPONSE_BYTES.error);
+      const text = await readAtMost(response.body, limit, ok);
+      if (text === undefined) {
+        throw new CitrixInvalidResponseError(
+          `${method} ${url} answered ${status} with more than ${formatBytes(limit)}; the client stopped reading` +
+            transactionNote(transactionId),
+          { method, url, status, transactionId: transactionId || undefined },
+        );
+      }
+      return {
+        status,
+        body: parseBody(text),
+        headers: response.headers,
+        transactionId: transactionId || undefined,
+        url,
+      };
+    } catch (error) {
+      if (error instanceof CitrixInvalidResponseError) throw error;
+      throw this.networkError(method, url, error);
     } finally {
       this.onExchange?.({ method, operation, status, durationMs: performance.now() - started });
     }
   }
+
+  private networkError(method: string, url: string, error: unknown): CitrixError {
+    const details: CitrixErrorDetails = { method, url };
+    const name = (error as { name?: string } | undefined)?.name;
+    if (
+      error instanceof undiciErrors.HeadersTimeoutError ||
+      error instanceof undiciErrors.BodyTimeoutError ||
+      error instanceof undiciErrors.ConnectTimeoutError ||
+      name === 'TimeoutError' ||
+      name === 'AbortError'
+    ) {
+      return new CitrixTimeoutError(`${method} ${url} did not answer within ${this.requestTimeoutMs} ms`, details);
+    }
+    const reason = (error as { code?: string; message?: string } | undefined)?.code ?? String(error);
+    return new CitrixNetworkError(
+      `${method} ${url} failed before an answer arrived (${this.#redactor.excerpt(reason, 200)})`,
+      details,
+    );
+  }
+}
+
+/**
+ * The body as text, or `undefined` when it is longer than `maxBytes`: reading stops there and the connection is
+ * dropped, so that an endless or huge answer costs at most that much memory. A declared `content-length` over the
+ * limit is refused before anything is read. Error answers (`ok` false) are cut instead: only an excerpt is needed.
+ */
+async function readAtMost(
+  body: Dispatcher.ResponseData['body'],
+  maxBytes: number,
+  ok: boolean,
+): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) {
+      body.destroy();
+      if (!ok) break;
+      return undefined;
+    }
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${bytes / (1024 * 1024)} MiB` : `${bytes / 1024} KiB`;
+}
+
+function transactionNote(transactionId: string | undefined): string {
+  return transactionId ? ` (citrix-transactionId ${transactionId})` : '';
+}
+
+/** The standard OAuth 2.0 error codes (RFC 6749, 5.2): the only part of a token endpoint's answer ever quoted. */
+const OAUTH_ERROR_CODES = new Set([
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+]);
+
+function oauthErrorCode(body: unknown): string | undefined {
+  const code = (body as { error?: unknown } | undefined)?.error;
+  return typeof code === 'string' && OAUTH_ERROR_CODES.has(code) ? code : undefined;
 }
 
 function guidSegment(what: string, id: string): string {
@@ -375,69 +564,36 @@ function parseBody(text: string): unknown {
   }
 }
 
-function listItems<T>(body: unknown, legacyAlias: string): T[] {
-  if (body && typeof body === 'object') {
-    const fields = body as Record<string, unknown>;
-    const items = fields['items'] ?? fields[legacyAlias];
-    if (Array.isArray(items)) return items as T[];
-  }
-  throw new CitrixInvalidResponseError(`expected a list with "items", got ${describeShape(body)}`, { body });
-}
-
-function expectObject<T>(body: unknown, required: string[], what: string): T {
-  if (body && typeof body === 'object' && required.every((field) => field in body)) return body as T;
-  throw new CitrixInvalidResponseError(
-    `${what}: expected an object with ${required.join(', ')}, got ${describeShape(body)}`,
-    {
-      body,
-    },
-  );
-}
-
-function describeShape(body: unknown): string {
-  if (body === undefined) return 'an empty body';
-  return Array.isArray(body) ? 'an array' : typeof body;
-}
-
 function detailsOf(method: string, response: Exchanged): CitrixErrorDetails {
-  return {
-    method,
-    url: response.url,
-    status: response.status,
-    body: response.body,
-    transactionId: response.transactionId,
-  };
+  return { method, url: response.url, status: response.status, transactionId: response.transactionId };
 }
 
-/** `Retry-After` (seconds or an HTTP date) wins over the Citrix Cloud error model's `retryDelay` parameter. */
+/**
+ * `Retry-After` (seconds or an HTTP date) wins over the Citrix Cloud error model's `retryDelay` parameter; either is
+ * capped at `MAX_RETRY_AFTER_MS`.
+ */
 export function retryAfterMs(headers: Exchanged['headers'], body: unknown): number | undefined {
-  const header = headerValue(headers['retry-after']);
-  if (header) {
-    const seconds = Number(header);
-    if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-    const date = Date.parse(header);
-    if (Number.isFinite(date)) return Math.max(0, date - Date.now());
-  }
-  const parameters = (body as { parameters?: unknown } | undefined)?.parameters;
-  if (Array.isArray(parameters)) {
-    const delay = parameters.find((p: { name?: unknown }) => p?.name === 'retryDelay') as
-      { value?: unknown } | undefined;
-    const seconds = Number(delay?.value);
-    if (delay && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
-  }
-  return undefined;
+  const asked = retryAfterHeaderMs(headerValue(headers['retry-after'])) ?? retryDelayMs(body);
+  return asked === undefined ? undefined : Math.min(asked, MAX_RETRY_AFTER_MS);
 }
 
-function errorForResponse(method: string, response: Exchanged): CitrixError {
-  const details: CitrixErrorDetails = {
-    ...detailsOf(method, response),
-    retryAfterMs: retryAfterMs(response.headers, response.body),
-  };
-  const said = describeErrorBody(response.body);
-  const message =
-    `${method} ${response.url} answered ${response.status}${said ? `: ${said}` : ''}` +
-    (response.transactionId ? ` (citrix-transactionId ${response.transactionId})` : '');
-  const status = response.status;
+function retryAfterHeaderMs(header: string | undefined): number | undefined {
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
+  const date = Date.parse(header);
+  return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
+}
+
+function retryDelayMs(body: unknown): number | undefined {
+  const parameters = (body as { parameters?: unknown } | undefined)?.parameters;
+  if (!Array.isArray(parameters)) return undefined;
+  const delay = parameters.find((p: { name?: unknown }) => p?.name === 'retryDelay') as { value?: unknown } | undefined;
+  const seconds = Number(delay?.value);
+  return delay && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+function errorForStatus(status: number, message: string, details: CitrixErrorDetails): CitrixError {
   if (status === 400 || status === 409 || status === 422) return new CitrixBadRequestError(message, details);
   if (status === 401) return new CitrixAuthError(message, details);
   if (status === 403) return new CitrixForbiddenError(message, details);
@@ -445,20 +601,4 @@ function errorForResponse(method: string, response: Exchanged): CitrixError {
   if (status === 429) return new CitrixRateLimitError(message, details);
   if (status >= 500) return new CitrixServerError(message, details);
   return new CitrixInvalidResponseError(message, details);
-}
-
-function networkError(method: string, url: string, error: unknown, timeoutMs: number): CitrixError {
-  const details: CitrixErrorDetails = { method, url, cause: error };
-  const name = (error as { name?: string } | undefined)?.name;
-  if (
-    error instanceof undiciErrors.HeadersTimeoutError ||
-    error instanceof undiciErrors.BodyTimeoutError ||
-    error instanceof undiciErrors.ConnectTimeoutError ||
-    name === 'TimeoutError' ||
-    name === 'AbortError'
-  ) {
-    return new CitrixTimeoutError(`${method} ${url} did not answer within ${timeoutMs} ms`, details);
-  }
-  const reason = (error as { code?: string; message?: string } | undefined)?.code ?? String(error);
-  return new CitrixNetworkError(`${method} ${url} failed before an answer arrived (${reason})`, details);
 }

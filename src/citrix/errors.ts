@@ -1,7 +1,8 @@
 /**
  * Errors raised by the Citrix Catalog Service client. One base class, one stable `code` per failure mode, in the style
- * of undici's errors. Every error that came from an HTTP exchange carries the method, URL, status, parsed body and the
- * `citrix-transactionId` that Citrix support asks for.
+ * of undici's errors. Every error that came from an HTTP exchange carries the method, URL, status, a short redacted
+ * excerpt of the answer (never the body itself: it may echo the request) and the `citrix-transactionId` that Citrix
+ * support asks for.
  */
 
 export type CitrixErrorCode =
@@ -20,7 +21,8 @@ export interface CitrixErrorDetails {
   method?: string;
   url?: string;
   status?: number;
-  body?: unknown;
+  /** What the answer said, cleaned, redacted and bounded (`SecretRedactor.excerpt`). */
+  detail?: string;
   transactionId?: string;
   /** How long Citrix asked us to wait before trying again, from `Retry-After` or the `retryDelay` parameter. */
   retryAfterMs?: number;
@@ -33,7 +35,7 @@ export class CitrixError extends Error {
   readonly method?: string;
   readonly url?: string;
   readonly status?: number;
-  readonly body?: unknown;
+  readonly detail?: string;
   readonly transactionId?: string;
   readonly retryAfterMs?: number;
 
@@ -43,7 +45,7 @@ export class CitrixError extends Error {
     this.method = details.method;
     this.url = details.url;
     this.status = details.status;
-    this.body = details.body;
+    this.detail = details.detail;
     this.transactionId = details.transactionId;
     this.retryAfterMs = details.retryAfterMs;
   }
@@ -131,14 +133,19 @@ export class CitrixInvalidResponseError extends CitrixError {
   }
 }
 
-/** The most useful human sentence in a Citrix error body, whichever of Citrix's error shapes it has. */
+/**
+ * The most useful human sentence in a Citrix error body, whichever of Citrix's error shapes it has: the catalog
+ * service's `{message}`, the common model's `{detail}`, the auth layer's `{Error: {Message}}`, or plain text. Raw:
+ * the client passes it through `SecretRedactor.excerpt` before it quotes it.
+ */
 export function describeErrorBody(body: unknown): string | undefined {
-  if (typeof body === 'string') return body.trim() ? body.trim().slice(0, 500) : undefined;
+  if (typeof body === 'string') return body.trim() || undefined;
   if (!body || typeof body !== 'object') return undefined;
   const fields = body as Record<string, unknown>;
-  for (const key of ['message', 'detail', 'error_description', 'Message', 'error']) {
+  for (const key of ['message', 'detail', 'error_description', 'Message', 'ErrorMessage', 'error']) {
     const value = fields[key];
-    if (typeof value === 'string' && value.trim()) return value.trim().slice(0, 500);
+    if (typeof value === 'string' && value.trim()) return value.trim();
   }
-  return undefined;
+  const nested = fields['Error'];
+  return nested && typeof nested === 'object' ? describeErrorBody(nested) : undefined;
 }

@@ -22,67 +22,79 @@ export type TemplateImageState = OpenString<
   | 'Pending'
   | 'Importing'
   | 'Enumerating'
-  | 'BuilderPending'
-  | 'BuilderRunning'
-  | 'BuilderFailed'
+  | 'NotStarted'
+  | 'BuilderProvisioning'
+  | 'BuilderActive'
+  | 'BuilderStopped'
+  | 'BuilderVerifying'
+  | 'BuilderRestarting'
   | 'Failed'
   | 'AzureResourcesNotFound'
 >;
 
 export interface CatalogWarning {
-  type?: string | null;
+  type?: string;
   isDismissible?: boolean;
-  warningMessage?: string | null;
+  warningMessage?: string;
   isError?: boolean;
 }
 
-/** `CatalogOverview`: one catalog as `GET /{customerId}/{siteId}/catalogs/{catalogId}` answers it. */
-export interface Catalog {
-  id: string;
-  name: string;
-  state: CatalogState;
-  subState?: string | null;
-  statusMessage?: string | null;
-  warnings?: CatalogWarning[] | null;
-  transactionId?: string | null;
-  imageId?: string | null;
-  templateImageName?: string | null;
-  taskCompletionPercentage?: number | null;
-  lastModifiedTime?: string | null;
-  totalMachinesInCatalog?: number;
-  numOfUsers?: number;
-  region: string;
-  subscriptionName: string;
-  resourceGroup: string;
-  [field: string]: unknown;
-}
-
-/** `CatalogConfiguration`: a catalog as the catalog list answers it. */
+/**
+ * `CatalogConfiguration`: a catalog as the catalog list answers it, with the fields the project reads. Free text is
+ * cleaned and bounded (`shapes.ts`); a field Citrix sends as null reads as absent.
+ */
 export interface CatalogSummary {
   id: string;
   name: string;
   state?: CatalogState;
-  imageId?: string | null;
-  [field: string]: unknown;
+  imageId?: string;
+  templateImageName?: string;
+  sessionSupport?: string;
+  region?: string;
+  subscriptionName?: string;
 }
 
-/** `TemplateImageOverview` / `TemplateImageDetails`. */
+/** `CatalogOverview`: one catalog as `GET /{customerId}/{siteId}/catalogs/{catalogId}` answers it. */
+export interface Catalog extends CatalogSummary {
+  state: CatalogState;
+  subState?: string;
+  statusMessage?: string;
+  extraInfo?: string;
+  warnings?: CatalogWarning[];
+  transactionId?: string;
+  taskCompletionPercentage?: number;
+  lastModifiedTime?: string;
+  totalMachinesInCatalog?: number;
+  numOfUsers?: number;
+  subscriptionId?: string;
+  resourceGroup?: string;
+  allocationType?: string;
+  persistStaticAllocatedVmDisks?: boolean;
+  deliveryGroupId?: string;
+  vdaProvisioningSchemeId?: string;
+  catalogType?: string;
+}
+
+/** `TemplateImageOverview` / `TemplateImageDetails`, with the fields the project reads. */
 export interface TemplateImage {
   id: string;
   name: string;
   state: TemplateImageState;
-  subState?: string | null;
+  subState?: string;
   citrixPrepared?: boolean;
   isDeprecated?: boolean;
-  osName?: string | null;
-  vdaVersion?: string | null;
-  region?: string | null;
-  [field: string]: unknown;
+  sessionSupport?: string;
+  osName?: string;
+  vdaVersion?: string;
+  region?: string;
+  subscriptionName?: string;
+  createdDate?: string;
+  linkedCatalogs?: number;
 }
 
 export interface Site {
   id: string;
-  displayName?: string | null;
+  displayName?: string;
 }
 
 /** `UpdateCatalogTemplateImageModel`, the body of `$updateImage`. */

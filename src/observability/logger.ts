@@ -1,21 +1,15 @@
 import type { LogLevel, LogMetadata } from '@temporalio/common';
 import { DefaultLogger, type LogEntry } from '@temporalio/worker';
-
-const REDACTED = '[redacted]';
-/** Bearer tokens in any of the spellings Citrix and Temporal use (`CwsAuth Bearer=…`, `Bearer …`). */
-const BEARER = /(Bearer[= ])[A-Za-z0-9._~+/=-]{8,}/g;
+import { SecretRedactor } from '../citrix/sanitize';
 
 /**
- * Replaces every known secret, and anything that looks like a bearer token, in a log line. Defence in depth: nothing in
- * this project logs secrets on purpose, but an error from a dependency might quote a request.
+ * Replaces every known secret (in raw, URL-encoded, form-encoded and JSON-escaped form) and anything shaped like a
+ * credential in a text. Defence in depth: nothing in this project logs secrets on purpose, but an error from a
+ * dependency might quote a request.
  */
-export function createRedactor(secrets: (string | undefined)[]): (text: string) => string {
-  const known = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 4);
-  return (text) => {
-    let out = text.replace(BEARER, `$1${REDACTED}`);
-    for (const secret of known) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
-    return out;
-  };
+export function createRedactor(secrets: (string | undefined)[] | SecretRedactor): (text: string) => string {
+  const redactor = secrets instanceof SecretRedactor ? secrets : new SecretRedactor(secrets);
+  return (text) => redactor.redact(text);
 }
 
 function plain(value: unknown): unknown {
@@ -45,10 +39,13 @@ export function formatLogEntry(entry: LogEntry, redact: (text: string) => string
   return redact(line);
 }
 
-/** The worker's logger: JSON lines on stdout, secrets redacted. */
+/**
+ * The worker's logger: JSON lines on stdout, secrets redacted. Pass the `SecretRedactor` the Citrix client uses, so
+ * that the tokens it is issued are redacted too.
+ */
 export function createJsonLogger(options: {
   level: LogLevel;
-  secrets: (string | undefined)[];
+  secrets: (string | undefined)[] | SecretRedactor;
   write?: (line: string) => void;
 }): DefaultLogger {
   const redact = createRedactor(options.secrets);

@@ -205,6 +205,8 @@ export const FailureType = {
   CatalogUpdateNeverStarted: 'CatalogUpdateNeverStarted',
   DeadlineExceeded: 'DeadlineExceeded',
   CitrixUnavailable: 'CitrixUnavailable',
+  /** Citrix (or something in its place) answered in a shape or size the client does not accept, several times. */
+  CitrixInvalidResponse: 'CitrixInvalidResponse',
   CatalogStillUpdating: 'CatalogStillUpdating',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
@@ -220,4 +222,5 @@ export const NON_RETRYABLE_FAILURES: FailureType[] = [
   FailureType.CitrixRejected,
   FailureType.CatalogUpdateFailed,
   FailureType.CatalogUpdateNeverStarted,
+  FailureType.CitrixInvalidResponse,
 ];
