@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { duration, integer, print, withClient } from './cli-support';
 import {
@@ -13,7 +13,7 @@ import {
   startRollout,
   watchRollout,
 } from './operations';
-import type { MaintenanceWindow, RolloutInput } from './shared/rollout';
+import { type MaintenanceWindow, type RolloutInput, catalogsOf } from './shared/rollout';
 import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal, rollbackSignal } from './workflows';
 
 const list = (value: string) =>
@@ -138,7 +138,7 @@ export function addOperationCommands(program: Command): void {
         if (!options.wait) return;
         const outcome = await watchRollout(handle, (line) => console.log(line), { json: options.json });
         if (outcome.progress) {
-          print(options.json, { event: 'result', ...outcome.progress }, describeCatalogs(outcome.progress));
+          print(options.json, { event: 'result', ...outcome.progress }, describeCatalogs(catalogsOf(outcome.progress)));
         }
         if (outcome.failed) throw new Error(outcome.message);
       });
@@ -152,7 +152,11 @@ export function addOperationCommands(program: Command): void {
     .action(async (rolloutId: string, options) => {
       await withClient(async (client) => {
         const progress = await rolloutHandle(client, rolloutId).query(progressQuery);
-        print(options.json, progress, `${describeProgress(progress)}\n${describeCatalogs(progress)}`);
+        const more =
+          progress.page.total > progress.catalogs.length
+            ? `\n  … ${progress.page.total - progress.catalogs.length} more catalogs (--json shows the first ${progress.catalogs.length})`
+            : '';
+        print(options.json, progress, `${describeProgress(progress)}\n${describeCatalogs(progress.catalogs)}${more}`);
       });
     });
 
@@ -266,8 +270,11 @@ export function addOperationCommands(program: Command): void {
     .action(async (workflowId: string, options) => {
       await withClient(async (client) => {
         const json = await exportHistory(client, workflowId, options.run);
-        if (options.out) await writeFile(options.out, json);
-        else console.log(json);
+        // A history holds catalog names, images and messages: readable by its owner only.
+        if (options.out) {
+          await writeFile(options.out, json, { mode: 0o600 });
+          await chmod(options.out, 0o600);
+        } else console.log(json);
       });
     });
 

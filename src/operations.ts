@@ -14,15 +14,32 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { InvalidInputError } from './shared';
 import {
+  type CatalogRolloutProgress,
   type RolloutInput,
-  type RolloutProgress,
+  type RolloutResult,
+  type RolloutSummary,
+  type RolloutRequest,
   SearchAttributes,
-  parseRolloutInput,
+  parseRolloutInput as parseRolloutRequest,
   rolloutWorkflowId,
 } from './shared/rollout';
+import { namePatternProblem } from './activities/name-pattern';
 import { progressQuery, rolloutImage } from './workflows';
 
-export { parseRolloutInput };
+/**
+ * Validates a rollout's input as the workflow will, plus its name patterns with the engine the worker matches them
+ * with (RE2: no look-around, no back-references), so that such a pattern is refused before anything starts.
+ */
+export function parseRolloutInput(input: unknown): RolloutRequest {
+  const request = parseRolloutRequest(input);
+  const problems = (['imageNamePattern', 'catalogNamePattern'] as const).flatMap((field) => {
+    const pattern = request[field];
+    const problem = pattern === undefined ? undefined : namePatternProblem(pattern);
+    return problem ? [`${field}: ${problem}`] : [];
+  });
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  return request;
+}
 
 function defaultRolloutId(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
@@ -53,8 +70,8 @@ export function rolloutHandle(client: Client, rolloutId: string): WorkflowHandle
 }
 
 /** One line per change of a rollout's progress. */
-export function describeProgress(progress: RolloutProgress): string {
-  const count = (state: string) => progress.catalogs.filter((c) => c.state === state).length;
+export function describeProgress(progress: RolloutSummary): string {
+  const count = (state: keyof RolloutSummary['counts']) => progress.counts[state] ?? 0;
   const parts = [
     progress.phase.padEnd(16),
     `wave ${Math.min(progress.currentWave + 1, progress.waves.length)}/${progress.waves.length}`,
@@ -71,8 +88,8 @@ export function describeProgress(progress: RolloutProgress): string {
 }
 
 /** A table of the rollout's catalogs, for the end of `--wait` and for `rollout status`. */
-export function describeCatalogs(progress: RolloutProgress): string {
-  return progress.catalogs
+export function describeCatalogs(catalogs: CatalogRolloutProgress[]): string {
+  return catalogs
     .map(
       (c) =>
         `  wave ${c.wave + 1}  ${c.state.padEnd(14)} ${c.catalogName ?? c.catalogId}` +
@@ -87,7 +104,7 @@ export async function watchRollout(
   handle: WorkflowHandle<typeof rolloutImage>,
   write: (line: string) => void,
   options: { json?: boolean; refreshMs?: number } = {},
-): Promise<{ progress?: RolloutProgress; failed: boolean; message?: string }> {
+): Promise<{ progress?: RolloutResult; failed: boolean; message?: string }> {
   const result = handle.result();
   let done = false;
   result.then(
@@ -109,7 +126,7 @@ export async function watchRollout(
   } catch (error) {
     if (error instanceof WorkflowFailedError && error.cause) {
       const details = (error.cause as { details?: unknown[] }).details;
-      return { progress: details?.[0] as RolloutProgress | undefined, failed: true, message: error.cause.message };
+      return { progress: details?.[0] as RolloutResult | undefined, failed: true, message: error.cause.message };
     }
     throw error;
   }
@@ -158,6 +175,8 @@ export async function listWorkflows(
 }
 
 const RETRYABLE_STATUSES = new Set(['FAILED', 'TIMED_OUT', 'TERMINATED', 'CANCELLED']);
+/** Only this project's own workflows are restarted from their recorded input. */
+const RETRYABLE_TYPES = new Set(['updateCatalogImage', 'rolloutImage']);
 
 /**
  * Starts a fresh run of a workflow that failed, timed out, was terminated or cancelled, with the input it recorded, under the same workflow id (one catalog, one update at a time) and the same search attributes.
@@ -165,6 +184,11 @@ const RETRYABLE_STATUSES = new Set(['FAILED', 'TIMED_OUT', 'TERMINATED', 'CANCEL
 export async function retryWorkflow(client: Client, workflowId: string): Promise<WorkflowHandle> {
   const handle = client.workflow.getHandle(workflowId);
   const latest = await handle.describe();
+  if (!RETRYABLE_TYPES.has(latest.type)) {
+    throw new InvalidInputError([
+      `${workflowId} is a ${latest.type} workflow: retry restarts only catalog updates and rollouts`,
+    ]);
+  }
   if (!RETRYABLE_STATUSES.has(latest.status.name)) {
     throw new InvalidInputError([
       `${workflowId} is ${latest.status.name}: only a failed, timed-out, terminated or cancelled workflow is retried`,

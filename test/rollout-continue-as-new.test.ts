@@ -1,3 +1,4 @@
+import { catalogsOf } from '../src/shared/rollout';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startRollout } from '../src/operations';
@@ -41,7 +42,7 @@ describe('a rollout that continues as new between waves', () => {
     assert.equal(result.phase, 'completed');
     assert.equal(result.waves.length, 6);
     assert.ok(result.waves.every((wave) => wave.state === 'done'));
-    assert.ok(result.catalogs.every((c) => c.state === 'updated' && c.previousImageId === SEED_IDS.images.win11Oct));
+    assert.ok(catalogsOf(result).every((c) => c.state === 'updated' && c.previousImageId === SEED_IDS.images.win11Oct));
     assert.equal(acceptedPosts(simulator), 6, 'no catalog was posted to again after continuing as new');
   });
 });

@@ -7,7 +7,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { CitrixClient } from '../src/citrix';
 import { listWorkflows, retryWorkflow, startRollout, createRolloutSchedule } from '../src/operations';
 import { catalogUpdateWorkflowId } from '../src/shared';
-import type { RolloutInput, RolloutProgress } from '../src/shared/rollout';
+import { type RolloutInput, type RolloutProgress, type RolloutResult, catalogsOf } from '../src/shared/rollout';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
 import { startCatalogUpdate } from '../src/starter';
 import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../src/workflows';
@@ -71,18 +71,21 @@ describe('rolloutImage across many catalogs', () => {
 
     assert.equal(result.phase, 'completed');
     assert.deepEqual(
-      result.waves.map((w) => w.catalogIds.length),
+      result.waves.map((w) => w.catalogCount),
       [1, 5, 4],
     );
-    assert.ok(result.catalogs.every((c) => c.state === 'updated'));
+    assert.ok(catalogsOf(result).every((c) => c.state === 'updated'));
+    assert.deepEqual(result.counts, { updated: 10 });
     for (const id of targets) assert.equal(acceptedPosts(simulator, id), 1);
+    // Times per catalog are in the progress query (the result keeps only ids and outcomes).
+    const detail = await handle.query(progressQuery);
     for (let wave = 1; wave < result.waves.length; wave++) {
       const previousEnd = Date.parse(result.waves[wave - 1]!.finishedAt!);
-      const starts = result.catalogs.filter((c) => c.wave === wave).map((c) => Date.parse(c.startedAt!));
+      const starts = detail.catalogs.filter((c) => c.wave === wave).map((c) => Date.parse(c.startedAt!));
       assert.ok(Math.min(...starts) >= previousEnd, `wave ${wave + 1} started before wave ${wave} finished`);
     }
     for (const id of targets) assert.equal((await citrix.getCatalog(id)).imageId, images.win11Nov);
-    assert.equal(result.catalogs[0]!.previousImageId, images.win11Oct);
+    assert.equal(catalogsOf(result)[0]!.previousImageId, images.win11Oct);
   });
 
   test('waits at the approval gate until someone approves, and records who did', async () => {
@@ -120,14 +123,11 @@ describe('rolloutImage across many catalogs', () => {
     });
     const failure = await failureOf(handle.result());
     assert.equal(failure.type, 'RolloutHalted');
-    const progress = failure.details?.[0] as RolloutProgress;
-    const state = (id: string) => progress.catalogs.find((c) => c.catalogId === id)!.state;
+    const halted = failure.details?.[0] as RolloutResult;
+    const state = (id: string) => catalogsOf(halted).find((c) => c.catalogId === id)!.state;
 
     assert.equal(state(targets[2]!), 'failed');
-    assert.match(
-      progress.catalogs.find((c) => c.catalogId === targets[2])!.error!.message,
-      /ErrorMasterImageProvisioningFailed/,
-    );
+    assert.match(halted.errors.find((c) => c.catalogId === targets[2])!.message, /ErrorMasterImageProvisioningFailed/);
     for (const id of targets.slice(3)) assert.equal(state(id), 'notStarted');
     assert.equal(postsTo(targets.slice(3)), 0, 'waves 3 and 4 were never posted');
     for (const id of [targets[0]!, targets[1]!]) {
@@ -169,8 +169,12 @@ describe('rolloutImage across many catalogs', () => {
     const result = await handle.result();
     assert.equal(result.phase, 'aborted');
     assert.match(result.reason ?? '', /change freeze/);
-    assert.equal(result.catalogs[0]!.state, 'updated');
-    assert.ok(result.catalogs.slice(1).every((c) => c.state === 'notStarted'));
+    assert.equal(catalogsOf(result)[0]!.state, 'updated');
+    assert.ok(
+      catalogsOf(result)
+        .slice(1)
+        .every((c) => c.state === 'notStarted'),
+    );
     assert.equal(acceptedPosts(simulator), 1);
   });
 
@@ -185,13 +189,13 @@ describe('rolloutImage across many catalogs', () => {
     });
     const plan = await handle.result();
     assert.equal(plan.phase, 'planned');
-    assert.equal(plan.catalogs.length, 5);
+    assert.equal(plan.catalogCount, 5);
     assert.deepEqual(
-      plan.waves.map((w) => w.catalogIds.length),
+      plan.waves.map((w) => w.catalogCount),
       [1, 2, 2],
     );
-    assert.equal(plan.catalogs.find((c) => c.catalogId === ids[1])!.state, 'alreadyCurrent');
-    assert.equal(plan.catalogs.find((c) => c.catalogId === ids[2])!.error?.type, 'CatalogNotReady');
+    assert.equal(catalogsOf(plan).find((c) => c.catalogId === ids[1])!.state, 'alreadyCurrent');
+    assert.equal(plan.errors.find((c) => c.catalogId === ids[2])!.type, 'CatalogNotReady');
     assert.equal(simulator.requests().filter((r) => r.operation === 'updateImage').length, 0);
   });
 
@@ -219,9 +223,8 @@ describe('rolloutImage across many catalogs', () => {
     });
     const secondResult = await second.result();
     assert.equal((await first.result()).phase, 'completed');
-    const sharedEntry = secondResult.catalogs.find((c) => c.catalogId === shared)!;
-    assert.equal(sharedEntry.state, 'failed');
-    assert.equal(sharedEntry.error?.type, 'CatalogBusy');
+    assert.equal(catalogsOf(secondResult).find((c) => c.catalogId === shared)!.state, 'failed');
+    assert.equal(secondResult.errors.find((c) => c.catalogId === shared)!.type, 'CatalogBusy');
     assert.equal(acceptedPosts(simulator, shared), 1);
     assert.equal(acceptedPosts(simulator, ids[1]!), 1);
   });

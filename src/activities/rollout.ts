@@ -1,11 +1,28 @@
-import { getClient, log } from '@temporalio/activity';
+import { lookup, type LookupAddress } from 'node:dns';
+import { Context, getClient, log } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { request } from 'undici';
-import { type CitrixClient, CitrixNotFoundError, type TemplateImage } from '../citrix';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { Agent, request } from 'undici';
+import {
+  type CitrixClient,
+  CitrixNotFoundError,
+  type TemplateImage,
+  isLinkLocalHost,
+  outboundUrlProblem,
+} from '../citrix';
 import { FailureType } from '../shared';
-import { type MaintenanceWindow, type RolloutProgress, WEEKDAYS, rolloutWorkflowId } from '../shared/rollout';
-import { toApplicationFailure } from './index';
+import {
+  type LegacyRolloutProgress,
+  type MaintenanceWindow,
+  ROLLOUT_LIMITS,
+  type RolloutResult,
+  WEEKDAYS,
+  catalogsOf,
+  rolloutWorkflowId,
+  truncateText,
+} from '../shared/rollout';
+import { citrixCall } from './citrix-failures';
+import { compileNamePattern, namePatternProblem } from './name-pattern';
 
 export interface RolloutActivityDependencies {
   citrix: CitrixClient;
@@ -32,11 +49,44 @@ export interface RolloutTarget {
   imageId?: string;
 }
 
+/**
+ * The image and the catalogs of a rollout, column by column (entry `i` of each column is target `i`, in order;
+ * `currentImages` indexes `images`, -1 for none), so that 5,000 targets stay a small payload.
+ */
 export interface ResolvedTargets {
   imageId: string;
   imageName: string;
-  targets: RolloutTarget[];
+  catalogIds: string[];
+  catalogNames: string[];
+  states: string[];
+  currentImages: number[];
+  images: string[];
+  /** The first catalogs left out and why (`skippedCount` counts them all). */
   skipped: Array<{ catalogId: string; reason: string }>;
+  skippedCount: number;
+}
+
+/** The catalogs a restore returns, each to the image it had before (`restoreImages` indexes `images`). */
+export interface RestoreTargets {
+  catalogIds: string[];
+  catalogNames: string[];
+  restoreImages: number[];
+  images: string[];
+}
+
+/** Builds a column of image ids written once each, referred to by index. */
+function imageColumn() {
+  const images: string[] = [];
+  const indexOf = new Map<string, number>();
+  return {
+    images,
+    index(id: string | undefined): number {
+      if (!id) return -1;
+      let index = indexOf.get(id);
+      if (index === undefined) indexOf.set(id, (index = images.push(id) - 1));
+      return index;
+    },
+  };
 }
 
 export interface WindowStatus {
@@ -55,24 +105,57 @@ export interface RolloutNotification {
 
 const SETTLED = new Set(['Active', 'InputRequired']);
 
+/** A notification gives up after this long, whatever the receiver does (undici's own timeouts are idle timeouts). */
+export const WEBHOOK_DEADLINE_MS = 10_000;
+/** What is read of a receiver's answer before the connection is dropped. */
+const WEBHOOK_MAX_ANSWER_BYTES = 16 * 1024;
+
+/**
+ * Connections for notifications refuse a host that resolves to a link-local or cloud metadata address, so that a
+ * webhook URL (or its DNS) cannot point the worker at the instance's credentials.
+ */
+function webhookDispatcher(): Agent {
+  return new Agent({
+    connections: 4,
+    connect: {
+      lookup: (hostname, options, callback) =>
+        lookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
+          if (error) return callback(error, '', 0);
+          const allowed = addresses.filter((entry) => !isLinkLocalHost(entry.address));
+          if (allowed.length === 0) {
+            return callback(
+              Object.assign(new Error('the webhook host resolves to a link-local address'), { code: 'EACCES' }),
+              '',
+              0,
+            );
+          }
+          if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
+          callback(null, allowed[0]!.address, allowed[0]!.family);
+        }),
+    },
+  });
+}
+
 export function createRolloutActivities({ citrix, webhookUrl }: RolloutActivityDependencies) {
+  const webhookProblem = webhookUrl === undefined ? undefined : outboundUrlProblem(webhookUrl, 'the webhook URL');
+  if (webhookProblem) throw new Error(webhookProblem);
+  const dispatcher = webhookUrl ? webhookDispatcher() : undefined;
+
   async function chooseImage(req: ResolveTargetsRequest): Promise<TemplateImage> {
     if (req.imageId) {
-      try {
-        return await citrix.getImage(req.imageId);
-      } catch (error) {
-        if (error instanceof CitrixNotFoundError) {
-          throw ApplicationFailure.nonRetryable(`image ${req.imageId} was not found`, FailureType.ImageNotFound);
-        }
-        throw toApplicationFailure(error);
-      }
+      const imageId = req.imageId;
+      return citrixCall(
+        () => citrix.getImage(imageId),
+        (error) =>
+          error instanceof CitrixNotFoundError
+            ? ApplicationFailure.nonRetryable(`image ${imageId} was not found`, FailureType.ImageNotFound)
+            : undefined,
+      );
     }
-    const pattern = new RegExp(req.imageNamePattern ?? '', 'i');
-    const images = await citrix.listImages().catch((error: unknown) => {
-      throw toApplicationFailure(error);
-    });
+    const matches = namePattern(req.imageNamePattern ?? '');
+    const images = await citrixCall(() => citrix.listImages());
     const newest = images
-      .filter((image) => image.state === 'Ready' && !image.isDeprecated && pattern.test(image.name))
+      .filter((image) => image.state === 'Ready' && !image.isDeprecated && matches(image.name))
       .sort((a, b) => String(b['createdDate'] ?? '').localeCompare(String(a['createdDate'] ?? '')))[0];
     if (!newest) {
       throw ApplicationFailure.nonRetryable(
@@ -95,48 +178,67 @@ export function createRolloutActivities({ citrix, webhookUrl }: RolloutActivityD
           FailureType.ImageNotUsable,
         );
       }
-      const catalogs = await citrix.listCatalogs().catch((error: unknown) => {
-        throw toApplicationFailure(error);
-      });
+      const catalogs = await citrixCall(() => citrix.listCatalogs());
       const byId = new Map(catalogs.map((catalog) => [catalog.id.toLowerCase(), catalog]));
       const excluded = new Set(req.excludeCatalogIds.map((id) => id.toLowerCase()));
       const skipped: ResolvedTargets['skipped'] = [];
       let wanted: string[];
       if (req.allCatalogs) {
-        const pattern = req.catalogNamePattern ? new RegExp(req.catalogNamePattern, 'i') : undefined;
+        const matches = req.catalogNamePattern ? namePattern(req.catalogNamePattern) : () => true;
         wanted = catalogs
-          .filter((catalog) => !pattern || pattern.test(catalog.name))
+          .filter((catalog) => matches(catalog.name))
           .sort((a, b) => a.name.localeCompare(b.name))
           .map((catalog) => catalog.id);
       } else {
         wanted = [...new Set(req.catalogIds ?? [])];
       }
       const targets: RolloutTarget[] = [];
+      let skippedCount = 0;
+      const skip = (catalogId: string, reason: string) => {
+        skippedCount += 1;
+        if (skipped.length < ROLLOUT_LIMITS.skippedListed) skipped.push({ catalogId, reason });
+      };
       for (const id of wanted) {
         const catalog = byId.get(id.toLowerCase());
-        if (excluded.has(id.toLowerCase())) skipped.push({ catalogId: id, reason: 'excluded' });
-        else if (!catalog) skipped.push({ catalogId: id, reason: 'not found in the site' });
+        if (excluded.has(id.toLowerCase())) skip(id, 'excluded');
+        else if (!catalog) skip(id, 'not found in the site');
         else {
           targets.push({
             catalogId: catalog.id,
             catalogName: catalog.name,
             state: catalog.state,
-            imageId: catalog.imageId ?? undefined,
+            imageId: catalog.imageId,
           });
         }
       }
-      return { imageId: image.id, imageName: image.name, targets, skipped };
+      if (targets.length > ROLLOUT_LIMITS.targets) {
+        throw ApplicationFailure.nonRetryable(
+          `the rollout resolves to ${targets.length} catalogs, more than the ${ROLLOUT_LIMITS.targets} one rollout ` +
+            `may hold: narrow it (--name-pattern, --exclude) or split the catalogs over several rollouts`,
+          FailureType.InvalidInput,
+        );
+      }
+      const column = imageColumn();
+      return {
+        imageId: image.id,
+        imageName: truncateText(image.name, ROLLOUT_LIMITS.nameChars),
+        catalogIds: targets.map((t) => t.catalogId),
+        catalogNames: targets.map((t) => truncateText(t.catalogName, ROLLOUT_LIMITS.nameChars)),
+        states: targets.map((t) => t.state ?? ''),
+        currentImages: targets.map((t) => column.index(t.imageId)),
+        images: column.images,
+        skipped,
+        skippedCount,
+      };
     },
 
     /**
      * The catalogs a finished rollout moved, each with the image it had before: what a restore returns them to. A
      * rollout that still runs is asked to roll back itself instead (the `rollback` signal).
      */
-    async loadRolloutToRestore(
-      rolloutId: string,
-    ): Promise<Array<{ catalogId: string; catalogName: string; restoreImageId: string }>> {
+    async loadRolloutToRestore(rolloutId: string): Promise<RestoreTargets> {
       const handle = getClient().workflow.getHandle(rolloutWorkflowId(rolloutId));
-      let progress: RolloutProgress | undefined;
+      let progress: RolloutResult | LegacyRolloutProgress | undefined;
       try {
         const description = await handle.describe();
         if (description.status.name === 'RUNNING') {
@@ -145,22 +247,23 @@ export function createRolloutActivities({ citrix, webhookUrl }: RolloutActivityD
             FailureType.InvalidInput,
           );
         }
-        progress = (await handle.result()) as RolloutProgress;
+        progress = (await handle.result()) as RolloutResult;
       } catch (error) {
         if (error instanceof ApplicationFailure) throw error;
         if (error instanceof WorkflowFailedError)
-          progress = (error.cause as ApplicationFailure)?.details?.[0] as RolloutProgress;
+          progress = (error.cause as ApplicationFailure)?.details?.[0] as RolloutResult | undefined;
         else if ((error as Error)?.name === 'WorkflowNotFoundError') {
           throw ApplicationFailure.nonRetryable(`no rollout ${rolloutId} was found`, FailureType.InvalidInput);
         } else throw error;
       }
-      return (progress?.catalogs ?? [])
-        .filter((c) => c.state === 'updated' && c.previousImageId)
-        .map((c) => ({
-          catalogId: c.catalogId,
-          catalogName: c.catalogName ?? c.catalogId,
-          restoreImageId: c.previousImageId!,
-        }));
+      const moved = (progress ? catalogsOf(progress) : []).filter((c) => c.state === 'updated' && c.previousImageId);
+      const column = imageColumn();
+      return {
+        catalogIds: moved.map((c) => c.catalogId),
+        catalogNames: moved.map((c) => c.catalogName ?? c.catalogId),
+        restoreImages: moved.map((c) => column.index(c.previousImageId)),
+        images: column.images,
+      };
     },
 
     /** Whether a recurring maintenance window is open now, and if not, when it next opens. */
@@ -168,30 +271,52 @@ export function createRolloutActivities({ citrix, webhookUrl }: RolloutActivityD
       return windowStatus(window, Date.now());
     },
 
-    /** Posts a notification to the configured webhook; without one it does nothing. */
+    /**
+     * Posts a notification to the configured webhook; without one it does nothing. The whole exchange ends within
+     * `WEBHOOK_DEADLINE_MS`, or as soon as the activity is cancelled; errors never quote the URL (it is the secret).
+     */
     async notifyRollout(notification: RolloutNotification): Promise<void> {
       if (!webhookUrl) return;
-      const response = await request(webhookUrl, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        // `text` is what Slack and Teams incoming webhooks display; the rest helps other receivers.
-        body: JSON.stringify({ ...notification, text: `[${notification.rolloutId}] ${notification.text}` }),
-        headersTimeout: 10_000,
-        bodyTimeout: 10_000,
-      });
-      await response.body.dump();
-      if (response.statusCode >= 300) {
-        log.warn('notification webhook refused the message', {
-          status: response.statusCode,
-          event: notification.event,
+      const { cancellationSignal } = Context.current();
+      const signal = AbortSignal.any([cancellationSignal, AbortSignal.timeout(WEBHOOK_DEADLINE_MS)]);
+      let status: number;
+      try {
+        const response = await request(webhookUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          // `text` is what Slack and Teams incoming webhooks display; the rest helps other receivers.
+          body: JSON.stringify({ ...notification, text: `[${notification.rolloutId}] ${notification.text}` }),
+          dispatcher,
+          signal,
         });
-        throw ApplicationFailure.create({ message: `webhook answered ${response.statusCode}`, type: 'NotifyFailed' });
+        status = response.statusCode;
+        await response.body.dump({ limit: WEBHOOK_MAX_ANSWER_BYTES });
+      } catch (error) {
+        if (cancellationSignal.aborted)
+          throw new CancelledFailure('notification abandoned: the activity was cancelled');
+        const reason = signal.aborted
+          ? `no answer within ${WEBHOOK_DEADLINE_MS} ms`
+          : ((error as { code?: string }).code ?? (error as Error).name);
+        throw ApplicationFailure.create({
+          message: `the notification webhook failed (${reason})`,
+          type: 'NotifyFailed',
+        });
+      }
+      if (status >= 300) {
+        log.warn('notification webhook refused the message', { status, event: notification.event });
+        throw ApplicationFailure.create({ message: `webhook answered ${status}`, type: 'NotifyFailed' });
       }
     },
   };
 }
 
 export type RolloutActivities = ReturnType<typeof createRolloutActivities>;
+
+function namePattern(pattern: string): (name: string) => boolean {
+  const problem = namePatternProblem(pattern);
+  if (problem) throw ApplicationFailure.nonRetryable(problem, FailureType.InvalidInput);
+  return compileNamePattern(pattern);
+}
 
 /** Whether a catalog in this state can take an image update now. */
 export function canUpdate(state?: string): boolean {

@@ -5,7 +5,21 @@
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { isGuid, isImageId } from '../citrix/ids';
 import { type CatalogUpdateOptions, type CatalogUpdateSettings, catalogUpdateOptions } from './index';
-import { boolean, list, number, object, oneOf, optional, parseWith, required, text } from './validation';
+import { ROLLOUT_LIMITS } from './rollout-progress';
+import {
+  InvalidInputError,
+  boolean,
+  list,
+  number,
+  object,
+  oneOf,
+  optional,
+  parseWith,
+  required,
+  text,
+} from './validation';
+
+export * from './rollout-progress';
 
 /** Custom search attributes; register them on the server (see README) so `list` can filter on them. */
 export const SearchAttributes = {
@@ -139,7 +153,7 @@ const rolloutInput = object<RolloutRequest>(
     restoreRolloutId: text({
       test: [(t) => /^[A-Za-z0-9][A-Za-z0-9._:-]{0,107}$/.test(t), 'restoreRolloutId is a rollout id'],
     }),
-    catalogIds: list(guid('catalogIds must be catalog GUIDs'), { max: 5000 }),
+    catalogIds: list(guid('catalogIds must be catalog GUIDs'), { max: ROLLOUT_LIMITS.targets }),
     allCatalogs: boolean(false),
     catalogNamePattern: text({ min: 1, max: 200 }),
     excludeCatalogIds: list(guid('excludeCatalogIds must be catalog GUIDs'), { default: [] }),
@@ -196,108 +210,68 @@ const rolloutInput = object<RolloutRequest>(
   },
 );
 
-/** Validates a rollout's input and fills in defaults; throws `InvalidInputError` listing every problem at once. */
-export function parseRolloutInput(input: unknown): RolloutRequest {
-  return parseWith(rolloutInput, input);
+/**
+ * The size limits of `ROLLOUT_LIMITS` that the input can break before anything is resolved. Rollouts started before
+ * these limits existed are replayed without them (the workflow passes `limits: false` to their runs).
+ */
+function limitProblems(input: RolloutRequest): string[] {
+  const problems: string[] = [];
+  const { targets, waves, catalogsPerWave, exclusions } = ROLLOUT_LIMITS;
+  const split = 'split the catalogs over several rollouts';
+  if (input.excludeCatalogIds.length > exclusions) {
+    problems.push(`excludeCatalogIds: at most ${exclusions} catalogs can be excluded`);
+  }
+  if (input.waves) {
+    const total = input.waves.reduce((sum, wave) => sum + wave.length, 0);
+    if (input.waves.length > waves) problems.push(`waves: at most ${waves} waves, ${input.waves.length} given`);
+    if (total > targets) problems.push(`waves: at most ${targets} catalogs in one rollout, ${total} given: ${split}`);
+    if (input.waves.some((wave) => wave.length > catalogsPerWave)) {
+      problems.push(`waves: at most ${catalogsPerWave} catalogs in one wave`);
+    }
+  }
+  if (input.batchSize > catalogsPerWave) problems.push(`batchSize: at most ${catalogsPerWave} catalogs in one wave`);
+  if ((input.canaryCount ?? 0) > catalogsPerWave) {
+    problems.push(`canaryCount: at most ${catalogsPerWave} catalogs in one wave`);
+  }
+  return problems;
+}
+
+/**
+ * Validates a rollout's input and fills in defaults; throws `InvalidInputError` listing every problem at once.
+ * `limits: false` leaves out the size limits, for replaying rollouts started before them.
+ */
+export function parseRolloutInput(input: unknown, options: { limits?: boolean } = {}): RolloutRequest {
+  const request = parseWith(rolloutInput, input);
+  if (options.limits === false) return request;
+  const problems = limitProblems(request);
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  return request;
 }
 
 /**
  * Splits the targets into waves: explicit waves as given, else a canary wave (count or percent, at least one catalog
- * when there is any), then waves of `batchSize`.
+ * when there is any, at most `maxWave`), then waves of `batchSize`.
  */
 export function planWaves(
   catalogIds: string[],
   options: Pick<RolloutRequest, 'waves' | 'canaryCount' | 'canaryPercent' | 'batchSize'>,
+  maxWave = Infinity,
 ): string[][] {
   if (options.waves) {
     const wanted = new Set(catalogIds);
     return options.waves.map((wave) => wave.filter((id) => wanted.has(id))).filter((wave) => wave.length > 0);
   }
   if (catalogIds.length === 0) return [];
-  const canary =
+  const canary = Math.min(
     options.canaryPercent !== undefined
       ? Math.max(1, Math.ceil((catalogIds.length * options.canaryPercent) / 100))
-      : (options.canaryCount ?? 1);
+      : (options.canaryCount ?? 1),
+    maxWave,
+  );
   const waves: string[][] = [];
   if (canary > 0) waves.push(catalogIds.slice(0, canary));
   for (let i = Math.min(canary, catalogIds.length); i < catalogIds.length; i += options.batchSize) {
     waves.push(catalogIds.slice(i, i + options.batchSize));
   }
   return waves;
-}
-
-export type CatalogRolloutState =
-  | 'pending'
-  | 'running'
-  | 'updated'
-  | 'alreadyCurrent'
-  | 'failed'
-  | 'notStarted'
-  | 'watchStopped'
-  | 'rollingBack'
-  | 'rolledBack'
-  | 'rollbackFailed';
-
-export interface CatalogRolloutProgress {
-  catalogId: string;
-  catalogName?: string;
-  wave: number;
-  state: CatalogRolloutState;
-  /** The image this catalog goes to, when it differs from the rollout's (a restore). */
-  targetImageId?: string;
-  /** The image the catalog ran before this rollout moved it: where a rollback returns it. */
-  previousImageId?: string;
-  workflowId?: string;
-  startedAt?: string;
-  finishedAt?: string;
-  /** Failure type and message, with the sub-state and Citrix transaction id where known. */
-  error?: { type?: string; message: string };
-  transactionId?: string;
-}
-
-export type RolloutPhase =
-  | 'resolving'
-  | 'waitingForStart'
-  | 'waitingForWindow'
-  | 'awaitingApproval'
-  | 'running'
-  | 'paused'
-  | 'baking'
-  | 'rollingBack'
-  | 'completed'
-  | 'halted'
-  | 'aborted'
-  | 'planned';
-
-export interface WaveProgress {
-  index: number;
-  catalogIds: string[];
-  state: 'pending' | 'running' | 'done' | 'halted' | 'skipped';
-  startedAt?: string;
-  finishedAt?: string;
-  approvedBy?: string;
-  approvedAt?: string;
-}
-
-/** What the `progress` query answers, and what the rollout returns. */
-export interface RolloutProgress {
-  rolloutId: string;
-  /** The rollout whose catalogs this one returns to their previous images. */
-  restoreOf?: string;
-  imageId?: string;
-  imageName?: string;
-  phase: RolloutPhase;
-  dryRun: boolean;
-  paused: boolean;
-  currentWave: number;
-  waves: WaveProgress[];
-  catalogs: CatalogRolloutProgress[];
-  failures: number;
-  /** Catalogs that were asked for but are not part of the plan, and why (for example excluded, or not found). */
-  skipped: Array<{ catalogId: string; reason: string }>;
-  startedAt: string;
-  finishedAt?: string;
-  /** Why the rollout halted or was aborted. */
-  reason?: string;
-  waitingUntil?: string;
 }

@@ -10,13 +10,14 @@ import {
   defineUpdate,
   executeChild,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { RolloutEvent } from '../activities/rollout';
+import type { ResolvedTargets, RestoreTargets, RolloutEvent, RolloutTarget } from '../activities/rollout';
 import {
   type CatalogUpdateResult,
   FailureType,
@@ -26,17 +27,29 @@ import {
 } from '../shared';
 import {
   type CatalogRolloutProgress,
+  type LegacyRolloutProgress,
+  type ProgressPageRequest,
+  ROLLOUT_LIMITS,
   type RolloutInput,
   type RolloutPhase,
   type RolloutProgress,
   type RolloutRequest,
+  type RolloutResult,
+  type RolloutState,
   SearchAttributes,
   planWaves,
   parseRolloutInput,
+  progressPage,
+  stateFromLegacy,
+  stateFromResult,
+  toResult,
+  truncateText,
 } from '../shared/rollout';
+import { unwrapActivityFailure } from './failures';
 import { updateCatalogImage } from './update-catalog-image';
 
-export const progressQuery = defineQuery<RolloutProgress>('progress');
+/** The summary and one page of catalogs (the first `ROLLOUT_LIMITS.pageSize` unless asked otherwise). */
+export const progressQuery = defineQuery<RolloutProgress, [ProgressPageRequest?]>('progress');
 /** Finish the catalogs in flight, start no new ones until `resume`. */
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
@@ -51,10 +64,24 @@ export const approveUpdate = defineUpdate<{ wave: number; approvedBy: string }, 
 
 /** What a run hands to the next one when the rollout continues as new between waves. */
 export interface RolloutCheckpoint {
-  progress: RolloutProgress;
+  /** The rollout so far, in the compact form of its result. */
+  result: RolloutResult;
   aborted: boolean;
   rollbackRequested: boolean;
 }
+
+/** The checkpoint that rollouts started before compact results hand on: the whole state as it was. */
+interface LegacyCheckpoint {
+  progress: LegacyRolloutProgress;
+  aborted: boolean;
+  rollbackRequested: boolean;
+}
+
+/**
+ * Rollouts started since this patch validate the size limits of `ROLLOUT_LIMITS`, and send notifications without
+ * waiting for them in a catalog's slot or before the next step; runs recorded before it replay as they were.
+ */
+const BOUNDED_ROLLOUT_PATCH = 'bounded-rollout-state';
 
 const { resolveRolloutTargets, loadRolloutToRestore, maintenanceWindowStatus } = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
@@ -64,6 +91,9 @@ const { resolveRolloutTargets, loadRolloutToRestore, maintenanceWindowStatus } =
 
 const { notifyRollout } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
+  // The activity heartbeats, so that a cancelled rollout abandons a slow receiver within seconds (the SDK sends a
+  // heartbeat at most every 80 % of this, and the cancel arrives with the answer to one).
+  heartbeatTimeout: '5 seconds',
   retry: { maximumAttempts: 3, initialInterval: '2 seconds' },
 });
 
@@ -72,47 +102,62 @@ const { notifyRollout } = proxyActivities<Activities>({
  * `updateCatalogImage` under the catalog's own workflow id, so that no catalog is updated by two rollouts at once.
  * Between waves: optional approval, bake time and a maintenance window; any failure beyond the budget halts it.
  */
-export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutCheckpoint): Promise<RolloutProgress> {
+export async function rolloutImage(
+  input: RolloutInput,
+  checkpoint?: RolloutCheckpoint | LegacyCheckpoint,
+): Promise<RolloutResult> {
+  const bounded = checkpoint ? 'result' in checkpoint : patched(BOUNDED_ROLLOUT_PATCH);
   let request: RolloutRequest;
   try {
-    request = parseRolloutInput(input);
+    request = parseRolloutInput(input, { limits: bounded });
   } catch (error) {
     if (!(error instanceof InvalidInputError)) throw error;
     throw ApplicationFailure.nonRetryable(error.message, FailureType.InvalidInput, error.problems);
   }
   const rolloutId = request.rolloutId ?? workflowInfo().workflowId;
   const now = () => new Date(Date.now()).toISOString();
+  const { nameChars, messageChars, reasonChars } = ROLLOUT_LIMITS;
+  const said = (text: string | undefined, fallback: string) => truncateText(text?.trim() || fallback, reasonChars);
 
-  const progress: RolloutProgress = checkpoint?.progress ?? {
-    rolloutId,
-    imageId: request.imageId,
-    phase: 'resolving',
-    dryRun: request.dryRun,
-    paused: false,
-    currentWave: 0,
-    waves: [],
-    catalogs: [],
-    failures: 0,
-    skipped: [],
-    startedAt: now(),
-  };
+  const progress: RolloutState = checkpoint
+    ? 'result' in checkpoint
+      ? stateFromResult(checkpoint.result)
+      : stateFromLegacy(checkpoint.progress)
+    : {
+        rolloutId,
+        imageId: request.imageId,
+        phase: 'resolving',
+        dryRun: request.dryRun,
+        paused: false,
+        currentWave: 0,
+        waves: [],
+        catalogs: [],
+        failures: 0,
+        errors: [],
+        skipped: [],
+        skippedCount: 0,
+        startedAt: now(),
+      };
   let aborted = checkpoint?.aborted ?? false;
   let rollbackRequested = checkpoint?.rollbackRequested ?? false;
   const catalog = new Map(progress.catalogs.map((c) => [c.catalogId, c]));
   const halted = () => progress.failures > request.failureBudget;
   const stopStarting = () => aborted || halted();
 
-  setHandler(progressQuery, () => progress);
+  setHandler(progressQuery, (page) => progressPage(progress, page));
   setHandler(pauseSignal, () => void (progress.paused = true));
   setHandler(resumeSignal, () => void (progress.paused = false));
   setHandler(abortSignal, (details) => {
     aborted = true;
-    progress.reason ??= `aborted by ${details?.by ?? 'an operator'}${details?.reason ? `: ${details.reason}` : ''}`;
+    progress.reason ??= truncateText(
+      `aborted by ${said(details?.by, 'an operator')}${details?.reason ? `: ${details.reason}` : ''}`,
+      reasonChars,
+    );
   });
   setHandler(rollbackSignal, (details) => {
     aborted = true;
     rollbackRequested = true;
-    progress.reason ??= `rollback requested by ${details?.by ?? 'an operator'}`;
+    progress.reason ??= `rollback requested by ${said(details?.by, 'an operator')}`;
   });
   setHandler(
     approveUpdate,
@@ -123,10 +168,13 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
       return { wave: wave.index, approvedBy: by };
     },
     {
-      validator: ({ by }) => {
+      validator: ({ by, comment }) => {
         if (progress.phase !== 'awaitingApproval')
           throw new Error(`nothing awaits approval: the rollout is ${progress.phase}`);
-        if (!by?.trim()) throw new Error('say who approves');
+        if (typeof by !== 'string' || !by.trim()) throw new Error('say who approves');
+        if (by.length > reasonChars || (comment?.length ?? 0) > reasonChars) {
+          throw new Error(`the approver's name and comment are at most ${reasonChars} characters each`);
+        }
       },
     },
   );
@@ -141,15 +189,19 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
     ]);
   }
 
+  const notifications = new Set<Promise<void>>();
+  /** Sends a notification; a bounded rollout goes on at once and waits for the notifications only at its end. */
   async function notify(event: RolloutEvent, text: string): Promise<void> {
     if (!request.notify || request.dryRun) return;
-    try {
-      await notifyRollout({ event, rolloutId, text });
-    } catch (error) {
+    const sent = notifyRollout({ event, rolloutId, text: truncateText(text, 1_000) }).catch((error: unknown) => {
       // A notification that cannot be delivered never fails the rollout.
       log.warn('notification not delivered', { event, error: (error as Error).message });
-    }
+    });
+    if (!bounded) return sent;
+    const tracked: Promise<void> = sent.finally(() => notifications.delete(tracked));
+    notifications.add(tracked);
   }
+  const notificationsSent = () => Promise.all(notifications);
 
   /** Sleeps until `ms` from now, or until an abort: a long wait must not hold an abort back. */
   async function waitUnlessAborted(ms: number): Promise<void> {
@@ -210,7 +262,7 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
       }
       if (error instanceof ChildWorkflowFailure && error.cause) {
         const cause = error.cause as Error & { type?: string };
-        return { error: { type: cause.type ?? cause.name, message: cause.message } };
+        return { error: { type: cause.type ?? cause.name, message: truncateText(cause.message, messageChars) } };
       }
       throw error;
     }
@@ -241,7 +293,7 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
         entry.finishedAt = now();
         if (result) {
           entry.state = result.outcome === 'updated' ? 'updated' : result.outcome;
-          entry.catalogName = result.catalogName;
+          entry.catalogName = truncateText(result.catalogName, nameChars);
           entry.previousImageId = result.previousImageId;
           entry.transactionId = result.transactionId;
           return;
@@ -249,6 +301,7 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
         entry.state = 'failed';
         entry.error = error;
         progress.failures += 1;
+        listError(entry);
         await notify('catalogFailed', `catalog ${entry.catalogName ?? catalogId} failed: ${error?.message}`);
         if (halted() && !progress.reason) {
           progress.reason =
@@ -271,10 +324,18 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
         entry.state = 'rollingBack';
         const { result, error } = await updateCatalog(entry, entry.previousImageId!);
         entry.state = result ? 'rolledBack' : 'rollbackFailed';
-        if (error) entry.error = error;
         entry.finishedAt = now();
+        if (!error) return;
+        entry.error = error;
+        listError(entry);
       },
     );
+  }
+
+  /** Keeps the first errors, with their message, for the summary. */
+  function listError(entry: CatalogRolloutProgress): void {
+    if (!entry.error || progress.errors.length >= ROLLOUT_LIMITS.errorsListed) return;
+    progress.errors.push({ catalogId: entry.catalogId, catalogName: entry.catalogName, ...entry.error });
   }
 
   function setPlan(waves: string[][], entry: (catalogId: string, wave: number) => CatalogRolloutProgress): void {
@@ -282,9 +343,10 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
     progress.catalogs = waves.flatMap((ids, wave) => ids.map((catalogId) => entry(catalogId, wave)));
     for (const item of progress.catalogs) catalog.set(item.catalogId, item);
   }
+  const maxWave = bounded ? ROLLOUT_LIMITS.catalogsPerWave : Infinity;
 
   async function planRollout(): Promise<void> {
-    const resolved = await resolveRolloutTargets({
+    const resolved: ResolvedTargets | LegacyResolvedTargets = await resolveRolloutTargets({
       imageId: request.imageId,
       imageNamePattern: request.imageNamePattern,
       catalogIds: request.catalogIds ?? request.waves?.flat(),
@@ -293,14 +355,15 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
       excludeCatalogIds: request.excludeCatalogIds,
     });
     progress.imageId = resolved.imageId;
-    progress.imageName = resolved.imageName;
-    progress.skipped = resolved.skipped;
-    const targets = new Map(resolved.targets.map((t) => [t.catalogId, t]));
-    setPlan(planWaves([...targets.keys()], request), (catalogId, wave) => {
+    progress.imageName = truncateText(resolved.imageName, nameChars);
+    progress.skipped = resolved.skipped.slice(0, ROLLOUT_LIMITS.skippedListed);
+    progress.skippedCount = 'targets' in resolved ? resolved.skipped.length : resolved.skippedCount;
+    const targets = new Map(targetsOf(resolved).map((t) => [t.catalogId, t]));
+    setPlan(planWaves([...targets.keys()], request, maxWave), (catalogId, wave) => {
       const target = targets.get(catalogId)!;
       const entry: CatalogRolloutProgress = {
         catalogId,
-        catalogName: target.catalogName,
+        catalogName: truncateText(target.catalogName, nameChars),
         wave,
         state: 'pending',
         previousImageId: target.imageId,
@@ -310,6 +373,7 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
       } else if (request.dryRun && target.state !== 'Active' && target.state !== 'InputRequired') {
         entry.state = 'notStarted';
         entry.error = { type: FailureType.CatalogNotReady, message: `catalog is ${target.state}: it would fail` };
+        listError(entry);
       }
       return entry;
     });
@@ -317,12 +381,14 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
 
   /** The catalogs an earlier rollout moved, each back to the image it had before. */
   async function planRestore(restoreRolloutId: string): Promise<void> {
-    const restore = new Map((await loadRolloutToRestore(restoreRolloutId)).map((t) => [t.catalogId, t]));
+    const restore = new Map(
+      restoreTargetsOf(await loadRolloutToRestore(restoreRolloutId)).map((t) => [t.catalogId, t]),
+    );
     progress.restoreOf = restoreRolloutId;
     progress.imageName = `the image each catalog ran before rollout ${restoreRolloutId}`;
-    setPlan(planWaves([...restore.keys()], request), (catalogId, wave) => ({
+    setPlan(planWaves([...restore.keys()], request, maxWave), (catalogId, wave) => ({
       catalogId,
-      catalogName: restore.get(catalogId)!.catalogName,
+      catalogName: truncateText(restore.get(catalogId)!.catalogName, nameChars),
       wave,
       state: 'pending',
       targetImageId: restore.get(catalogId)!.restoreImageId,
@@ -337,12 +403,17 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
       progress.waitingUntil = undefined;
     }
     setPhase('resolving');
-    if (request.restoreRolloutId) await planRestore(request.restoreRolloutId);
-    else await planRollout();
+    try {
+      if (request.restoreRolloutId) await planRestore(request.restoreRolloutId);
+      else await planRollout();
+    } catch (error) {
+      // The rollout fails with the activity's own actionable message, not "activity task failed".
+      throw unwrapActivityFailure(error);
+    }
     if (request.dryRun) {
       setPhase('planned');
       progress.finishedAt = now();
-      return progress;
+      return toResult(progress);
     }
   }
 
@@ -378,8 +449,12 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
       progress.waitingUntil = undefined;
     }
     if (workflowInfo().continueAsNewSuggested) {
+      await notificationsSent();
       await condition(allHandlersFinished);
-      await continueAsNew<typeof rolloutImage>(input, { progress, aborted, rollbackRequested });
+      const carried = bounded
+        ? { result: toResult(progress) }
+        : { progress: progress as unknown as LegacyRolloutProgress };
+      await continueAsNew<typeof rolloutImage>(input, { ...carried, aborted, rollbackRequested });
     }
   }
 
@@ -390,15 +465,52 @@ export async function rolloutImage(input: RolloutInput, checkpoint?: RolloutChec
   if (halted()) {
     setPhase('halted');
     await notify('halted', `rollout halted: ${progress.reason}`);
-    throw ApplicationFailure.nonRetryable(`rollout ${rolloutId} halted: ${progress.reason}`, 'RolloutHalted', progress);
+    await notificationsSent();
+    throw ApplicationFailure.nonRetryable(
+      truncateText(`rollout ${rolloutId} halted: ${progress.reason}`, reasonChars * 2),
+      'RolloutHalted',
+      bounded ? toResult(progress) : progress,
+    );
   }
   if (aborted) {
     setPhase('aborted');
     await notify('aborted', `rollout ${progress.reason}`);
-    return progress;
+    await notificationsSent();
+    return toResult(progress);
   }
   setPhase('completed');
   const updated = progress.catalogs.filter((c) => c.state === 'updated').length;
   await notify('completed', `rollout completed: ${updated} catalog(s) updated to ${progress.imageName}`);
-  return progress;
+  await notificationsSent();
+  return toResult(progress);
+}
+
+/** The targets of a resolution, in the compact form it has now or in the list form of rollouts recorded before. */
+function targetsOf(resolved: ResolvedTargets | LegacyResolvedTargets): RolloutTarget[] {
+  if ('targets' in resolved) return resolved.targets;
+  return resolved.catalogIds.map((catalogId, i) => ({
+    catalogId,
+    catalogName: resolved.catalogNames[i] ?? catalogId,
+    state: resolved.states[i],
+    imageId: resolved.images[resolved.currentImages[i] ?? -1],
+  }));
+}
+
+/** What `resolveRolloutTargets` answered before its answer was compact. */
+interface LegacyResolvedTargets {
+  imageId: string;
+  imageName: string;
+  targets: RolloutTarget[];
+  skipped: Array<{ catalogId: string; reason: string }>;
+}
+
+function restoreTargetsOf(
+  restore: RestoreTargets | Array<{ catalogId: string; catalogName: string; restoreImageId: string }>,
+): Array<{ catalogId: string; catalogName: string; restoreImageId: string }> {
+  if (Array.isArray(restore)) return restore;
+  return restore.catalogIds.map((catalogId, i) => ({
+    catalogId,
+    catalogName: restore.catalogNames[i] ?? catalogId,
+    restoreImageId: restore.images[restore.restoreImages[i] ?? -1]!,
+  }));
 }

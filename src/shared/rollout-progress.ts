@@ -1,0 +1,275 @@
+/**
+ * What a rollout knows about its catalogs, and the shapes in which it hands that knowledge to Temporal: a paged
+ * `progress` query, and a compact result and checkpoint whose size stays far below Temporal's 2 MiB payload limit
+ * for the largest rollout allowed. Workflow code imports this module: no Node built-ins, no I/O.
+ */
+
+/** How big a rollout may be, and how much of outside text it keeps. Documented in the README ("Size"). */
+export const ROLLOUT_LIMITS = {
+  /** Catalogs in one rollout, after its targets are resolved (`--all-catalogs` included). */
+  targets: 5_000,
+  /** Explicit waves. */
+  waves: 500,
+  /** Catalogs in one wave: each one costs the rollout's history about four events. */
+  catalogsPerWave: 1_000,
+  /** Catalog ids left out with `excludeCatalogIds`. */
+  exclusions: 5_000,
+  /** Characters of a catalog or image name kept in the rollout's state. */
+  nameChars: 48,
+  /** Characters of a failure message kept per catalog. */
+  messageChars: 300,
+  /** Characters of a reason (abort, halt, approval comment) or an operator's name. */
+  reasonChars: 500,
+  /** Catalogs with an error whose message the summary lists (all are counted). */
+  errorsListed: 50,
+  /** Skipped catalogs the summary lists (all are counted). */
+  skippedListed: 50,
+  /** Catalogs in one page of the `progress` query. */
+  pageSize: 1_000,
+} as const;
+
+export type CatalogRolloutState =
+  | 'pending'
+  | 'running'
+  | 'updated'
+  | 'alreadyCurrent'
+  | 'failed'
+  | 'notStarted'
+  | 'watchStopped'
+  | 'rollingBack'
+  | 'rolledBack'
+  | 'rollbackFailed';
+
+export interface CatalogRolloutProgress {
+  catalogId: string;
+  catalogName?: string;
+  wave: number;
+  state: CatalogRolloutState;
+  /** The image this catalog goes to, when it differs from the rollout's (a restore). */
+  targetImageId?: string;
+  /** The image the catalog ran before this rollout moved it: where a rollback returns it. */
+  previousImageId?: string;
+  workflowId?: string;
+  startedAt?: string;
+  finishedAt?: string;
+  /** Failure type and message, with the sub-state and Citrix transaction id where known. */
+  error?: { type?: string; message: string };
+  transactionId?: string;
+}
+
+export type RolloutPhase =
+  | 'resolving'
+  | 'waitingForStart'
+  | 'waitingForWindow'
+  | 'awaitingApproval'
+  | 'running'
+  | 'paused'
+  | 'baking'
+  | 'rollingBack'
+  | 'completed'
+  | 'halted'
+  | 'aborted'
+  | 'planned';
+
+export interface WaveProgress {
+  index: number;
+  state: 'pending' | 'running' | 'done' | 'halted' | 'skipped';
+  catalogCount: number;
+  startedAt?: string;
+  finishedAt?: string;
+  approvedBy?: string;
+  approvedAt?: string;
+}
+
+/** A catalog that failed (or, in a dry run, would fail), as the summary lists it. */
+export interface CatalogError {
+  catalogId: string;
+  catalogName?: string;
+  type?: string;
+  message: string;
+  transactionId?: string;
+}
+
+/** Everything about a rollout but its per-catalog list: bounded whatever the rollout's size. */
+export interface RolloutSummary {
+  rolloutId: string;
+  /** The rollout whose catalogs this one returns to their previous images. */
+  restoreOf?: string;
+  imageId?: string;
+  imageName?: string;
+  phase: RolloutPhase;
+  dryRun: boolean;
+  paused: boolean;
+  currentWave: number;
+  waves: WaveProgress[];
+  catalogCount: number;
+  /** Catalogs per state. */
+  counts: Partial<Record<CatalogRolloutState, number>>;
+  failures: number;
+  /**
+   * The first catalogs that failed, or in a dry run would fail, with what went wrong (`failures` counts the failed
+   * ones; `counts` every state).
+   */
+  errors: CatalogError[];
+  /** Catalogs that were asked for but are not part of the plan, and why (the first of them). */
+  skipped: Array<{ catalogId: string; reason: string }>;
+  skippedCount: number;
+  startedAt: string;
+  finishedAt?: string;
+  /** Why the rollout halted or was aborted. */
+  reason?: string;
+  waitingUntil?: string;
+}
+
+/** What the `progress` query answers: the summary and one page of catalogs. */
+export interface RolloutProgress extends RolloutSummary {
+  catalogs: CatalogRolloutProgress[];
+  page: { offset: number; limit: number; total: number };
+}
+
+export interface ProgressPageRequest {
+  /** @default 0 */
+  offset?: number;
+  /** @default ROLLOUT_LIMITS.pageSize */
+  limit?: number;
+  /** Only catalogs in these states. */
+  states?: CatalogRolloutState[];
+}
+
+/**
+ * Every catalog of a rollout, column by column (entry `i` of each column belongs to catalog `i`, in plan order), with
+ * images written once in `images` and referred to by index (-1: none). 5,000 catalogs with long names take about
+ * half a megabyte; per-catalog detail (times, transaction ids, messages) stays in each catalog's own workflow.
+ */
+export interface RolloutLedger {
+  catalogIds: string[];
+  catalogNames: string[];
+  waves: number[];
+  states: CatalogRolloutState[];
+  previousImages: number[];
+  targetImages: number[];
+  images: string[];
+}
+
+/** What a rollout returns, and what a halted one carries in its failure's details. */
+export interface RolloutResult extends RolloutSummary {
+  ledger: RolloutLedger;
+}
+
+/** A rollout's whole state while it runs: the summary's fields, every wave's catalogs and every catalog's entry. */
+export interface RolloutState extends Omit<RolloutSummary, 'waves' | 'catalogCount' | 'counts'> {
+  waves: WaveState[];
+  catalogs: CatalogRolloutProgress[];
+}
+
+export type WaveState = Omit<WaveProgress, 'catalogCount'> & { catalogIds: string[] };
+
+export function truncateText(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
+}
+
+export function summarize(state: RolloutState): RolloutSummary {
+  const counts: Partial<Record<CatalogRolloutState, number>> = {};
+  for (const entry of state.catalogs) counts[entry.state] = (counts[entry.state] ?? 0) + 1;
+  const { catalogs, waves, ...rest } = state;
+  return {
+    ...rest,
+    waves: waves.map(({ catalogIds, ...wave }) => ({ ...wave, catalogCount: catalogIds.length })),
+    catalogCount: catalogs.length,
+    counts,
+  };
+}
+
+export function progressPage(state: RolloutState, request: ProgressPageRequest = {}): RolloutProgress {
+  const limit = Math.max(1, Math.min(Math.floor(request.limit ?? ROLLOUT_LIMITS.pageSize), ROLLOUT_LIMITS.pageSize));
+  const offset = Math.max(0, Math.floor(request.offset ?? 0));
+  const wanted = request.states?.length ? new Set(request.states) : undefined;
+  const matching = wanted ? state.catalogs.filter((entry) => wanted.has(entry.state)) : state.catalogs;
+  return {
+    ...summarize(state),
+    catalogs: matching.slice(offset, offset + limit),
+    page: { offset, limit, total: matching.length },
+  };
+}
+
+export function toLedger(catalogs: CatalogRolloutProgress[]): RolloutLedger {
+  const images: string[] = [];
+  const indexOf = new Map<string, number>();
+  const image = (id: string | undefined) => {
+    if (id === undefined) return -1;
+    let index = indexOf.get(id);
+    if (index === undefined) {
+      index = images.push(id) - 1;
+      indexOf.set(id, index);
+    }
+    return index;
+  };
+  return {
+    catalogIds: catalogs.map((entry) => entry.catalogId),
+    catalogNames: catalogs.map((entry) => entry.catalogName ?? ''),
+    waves: catalogs.map((entry) => entry.wave),
+    states: catalogs.map((entry) => entry.state),
+    previousImages: catalogs.map((entry) => image(entry.previousImageId)),
+    targetImages: catalogs.map((entry) => image(entry.targetImageId)),
+    images,
+  };
+}
+
+export function fromLedger(ledger: RolloutLedger): CatalogRolloutProgress[] {
+  const image = (index: number | undefined) => (index === undefined || index < 0 ? undefined : ledger.images[index]);
+  return ledger.catalogIds.map((catalogId, i) => {
+    const entry: CatalogRolloutProgress = { catalogId, wave: ledger.waves[i] ?? 0, state: ledger.states[i]! };
+    if (ledger.catalogNames[i]) entry.catalogName = ledger.catalogNames[i];
+    const previous = image(ledger.previousImages[i]);
+    if (previous) entry.previousImageId = previous;
+    const target = image(ledger.targetImages[i]);
+    if (target) entry.targetImageId = target;
+    return entry;
+  });
+}
+
+export function toResult(state: RolloutState): RolloutResult {
+  return { ...summarize(state), ledger: toLedger(state.catalogs) };
+}
+
+/** A rollout's state rebuilt from its result (or checkpoint): the waves get their catalogs back from the ledger. */
+export function stateFromResult(result: RolloutResult): RolloutState {
+  const { ledger, catalogCount: _count, counts: _counts, ...summary } = result;
+  const catalogs = fromLedger(ledger);
+  return {
+    ...summary,
+    waves: summary.waves.map(({ catalogCount: _size, ...wave }) => ({
+      ...wave,
+      catalogIds: catalogs.filter((entry) => entry.wave === wave.index).map((entry) => entry.catalogId),
+    })),
+    catalogs,
+  };
+}
+
+/**
+ * The rollout results written before results were compact held every catalog in `catalogs` and every wave's ids in
+ * `waves[].catalogIds`; both forms are read.
+ */
+interface LegacyRolloutProgress extends Omit<RolloutState, 'errors' | 'skippedCount'> {
+  errors?: undefined;
+  skippedCount?: number;
+}
+
+export function isLegacyProgress(value: RolloutResult | LegacyRolloutProgress): value is LegacyRolloutProgress {
+  return !('ledger' in value) && Array.isArray((value as LegacyRolloutProgress).catalogs);
+}
+
+export function stateFromLegacy(legacy: LegacyRolloutProgress): RolloutState {
+  const errors = legacy.catalogs
+    .filter((entry) => entry.error)
+    .slice(0, ROLLOUT_LIMITS.errorsListed)
+    .map((entry) => ({ catalogId: entry.catalogId, catalogName: entry.catalogName, ...entry.error! }));
+  return { ...legacy, errors, skippedCount: legacy.skippedCount ?? legacy.skipped.length };
+}
+
+/** Every catalog of a finished rollout's result, in plan order, whichever form the result has. */
+export function catalogsOf(result: RolloutResult | LegacyRolloutProgress): CatalogRolloutProgress[] {
+  return isLegacyProgress(result) ? result.catalogs : fromLedger(result.ledger);
+}
+
+export type { LegacyRolloutProgress };
