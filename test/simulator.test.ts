@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -62,9 +63,33 @@ async function answer(response: Response): Promise<Answer> {
   return { status: response.status, headers: response.headers, body };
 }
 
+/** A request through node:http, which (unlike fetch) sends no header it is not given: no Accept unless asked. */
+function rawRequest(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: init.method ?? 'GET', headers: init.headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+        }
+        const response = new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0, headers });
+        resolve(answer(response));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(init.body);
+  });
+}
+
 const form = (fields: Record<string, string>) => ({
   method: 'POST',
-  headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
   body: new URLSearchParams(fields).toString(),
 });
 
@@ -111,7 +136,7 @@ describe('Catalog Service simulator', () => {
   /** A raw GET of a site resource, for answers read as a stream. */
   const get = (sitePath: string, signal?: AbortSignal) =>
     fetch(`${sim.baseUrl}/${sim.customerId}/${sim.siteId}/${sitePath}`, {
-      headers: { authorization: `CwsAuth Bearer=${token}` },
+      headers: { authorization: `CwsAuth Bearer=${token}`, accept: 'application/json' },
       signal,
     });
   /** Waits for the nth logged request of an operation (0-based). */
@@ -177,6 +202,148 @@ describe('Catalog Service simulator', () => {
     });
   });
 
+  describe('strictness of Citrix Cloud', () => {
+    const notAcceptable = {
+      type: 'https://errors-api.cloud.com/common/notAcceptable',
+      detail: 'Must accept application/json media type',
+    };
+
+    test('answers 406 in the common error model when Accept is missing or anything but application/json', async () => {
+      const sitesUrl = `${sim.baseUrl}/${sim.customerId}/sites`;
+      const authorization = `CwsAuth Bearer=${token}`;
+      const missing = await rawRequest(sitesUrl, { headers: { authorization } });
+      assert.deepEqual([missing.status, missing.body], [406, notAcceptable]);
+      for (const accept of ['*/*', 'application/json; charset=utf-8', 'application/json, text/plain', 'text/html']) {
+        const wrong = await api('GET', `/${sim.customerId}/sites`, { headers: { accept } });
+        assert.deepEqual([wrong.status, wrong.body], [406, notAcceptable], accept);
+      }
+      assert.equal((await api('GET', `/${sim.customerId}/sites`)).status, 200, 'exactly application/json is served');
+
+      const issued = sim.issuedTokens().length;
+      const fields = { grant_type: 'client_credentials', client_id: sim.clientId, client_secret: sim.clientSecret };
+      const oauth = await rawRequest(sim.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams(fields).toString(),
+      });
+      assert.deepEqual([oauth.status, oauth.body], [406, notAcceptable]);
+      const gov = await fetch(sim.govTokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/plain' },
+        body: JSON.stringify({ ClientId: sim.clientId, ClientSecret: sim.clientSecret }),
+      }).then(answer);
+      assert.deepEqual([gov.status, gov.body], [406, notAcceptable]);
+      assert.equal(sim.issuedTokens().length, issued, 'no token was issued');
+    });
+
+    test('answers 400 invalid_request to a token request whose content type carries a charset', async () => {
+      const issued = sim.issuedTokens().length;
+      const fields = { grant_type: 'client_credentials', client_id: sim.clientId, client_secret: sim.clientSecret };
+      const { status, body } = await fetch(sim.tokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded; charset=utf-8', accept: 'application/json' },
+        body: new URLSearchParams(fields).toString(),
+      }).then(answer);
+      assert.equal(status, 400);
+      assert.equal((body as { error: string }).error, 'invalid_request');
+      assert.equal(typeof (body as { error_description: unknown }).error_description, 'string');
+      assert.equal(sim.issuedTokens().length, issued);
+    });
+
+    test('answers 403 Access denied in the common error model for an API path naming an unknown customer', async () => {
+      const expected = {
+        type: 'https://errors-api.cloud.com/common/authorization',
+        detail: 'Access denied',
+        parameters: [{ name: 'reason', value: 'User is not authenticated for the specified resource' }],
+      };
+      for (const sitePath of ['/nobody/sites', `/nobody/${sim.siteId}/catalogs/${catalogs.finance}`]) {
+        const { status, body, headers } = await api('GET', sitePath);
+        assert.deepEqual([status, body], [403, expected], sitePath);
+        assert.ok(headers.get('citrix-transactionId'));
+      }
+    });
+
+    test('token answers carry an X-Cws-TransactionId GUID, in both flows; API answers do not', async () => {
+      const guid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+      const oauth = await requestToken();
+      const refused = await requestToken(sim.tokenUrl, 'not-the-secret');
+      const gov = await fetch(sim.govTokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ ClientId: sim.clientId, ClientSecret: sim.clientSecret }),
+      }).then(answer);
+      assert.deepEqual([oauth.status, refused.status, gov.status], [200, 400, 200]);
+      const ids = [oauth, refused, gov].map(({ headers }) => headers.get('x-cws-transactionid') ?? '');
+      for (const id of ids) assert.match(id, guid);
+      assert.equal(new Set(ids).size, 3, 'a new one for every answer');
+      assert.equal((await api('GET', 'catalogs')).headers.get('x-cws-transactionid'), null);
+    });
+
+    test('the US Gov token flow issues, for JSON credentials, a token that the API takes as CWSAuth bearer=', async () => {
+      assert.equal(sim.govTokenUrl, `${new URL(sim.baseUrl).origin}/${sim.customerId}/tokens/clients`);
+      assert.deepEqual(sim.govClientOptions(), {
+        ...sim.clientOptions(),
+        tokenUrl: sim.govTokenUrl,
+        authFlow: 'cctrust',
+      });
+      const { status, headers, body } = await fetch(sim.govTokenUrl, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ ClientId: sim.clientId, ClientSecret: sim.clientSecret }),
+      }).then(answer);
+      assert.equal(status, 200);
+      assert.match(headers.get('content-type') ?? '', /^application\/json/);
+      const answered = body as Record<string, unknown>;
+      assert.deepEqual(Object.keys(answered).sort(), ['CustomerId', 'ExpiresAt', 'Principal', 'Token', 'UserId']);
+      assert.equal(answered.CustomerId, sim.customerId);
+      assert.equal(answered.ExpiresAt, 3600, 'seconds from now, as the token lifetime');
+      assert.equal(typeof answered.Principal, 'string');
+      assert.equal(typeof answered.UserId, 'string');
+      const govToken = answered.Token as string;
+      assert.ok(sim.issuedTokens().includes(govToken));
+      const sites = await api('GET', `/${sim.customerId}/sites`, { authorization: `CWSAuth bearer=${govToken}` });
+      assert.equal(sites.status, 200);
+      const logged = sim.requests().filter((request) => request.operation === 'token');
+      assert.equal(logged.at(-1)?.path, `/${sim.customerId}/tokens/clients`);
+    });
+
+    test('the US Gov token flow refuses wrong credentials with 401 and a body that is not JSON with 400', async () => {
+      const issued = sim.issuedTokens().length;
+      const gov = (body: string, contentType = 'application/json', url = sim.govTokenUrl) =>
+        fetch(url, { method: 'POST', headers: { 'content-type': contentType, accept: 'application/json' }, body }).then(
+          answer,
+        );
+      const wrongBody = { Error: { Message: 'Invalid client id or client secret.', Type: 'CWSAuthException' } };
+      const credentials = (secret: string) => JSON.stringify({ ClientId: sim.clientId, ClientSecret: secret });
+      const wrongSecret = await gov(credentials('not-the-secret'));
+      assert.deepEqual([wrongSecret.status, wrongSecret.body], [401, wrongBody]);
+      const otherCustomer = await gov(
+        credentials(sim.clientSecret),
+        'application/json',
+        sim.govTokenUrl.replace(sim.customerId, 'someone-else'),
+      );
+      assert.deepEqual([otherCustomer.status, otherCustomer.body], [401, wrongBody]);
+
+      const fields = { client_id: sim.clientId, client_secret: sim.clientSecret };
+      const notJson: [string, string][] = [
+        [new URLSearchParams(fields).toString(), 'application/x-www-form-urlencoded'],
+        [credentials(sim.clientSecret), 'text/plain'],
+        [credentials(sim.clientSecret), 'application/json; charset=utf-8'],
+        ['{"ClientId": ', 'application/json'],
+        ['[]', 'application/json'],
+        [JSON.stringify({ ClientId: sim.clientId }), 'application/json'],
+      ];
+      for (const [body, contentType] of notJson) {
+        const refused = await gov(body, contentType);
+        assert.equal(refused.status, 400, `${contentType} ${body}`);
+        assert.equal((refused.body as typeof wrongBody).Error.Type, 'CWSAuthException');
+      }
+      assert.equal(sim.issuedTokens().length, issued, 'no token was issued');
+      const get = await fetch(sim.govTokenUrl, { headers: { accept: 'application/json' } });
+      assert.deepEqual([get.status, get.headers.get('allow')], [405, 'POST']);
+    });
+  });
+
   describe('reads', () => {
     test('every read answers a body that matches the OpenAPI schema', async () => {
       const sites = await api('GET', `/${sim.customerId}/sites`);
@@ -209,6 +376,24 @@ describe('Catalog Service simulator', () => {
       assert.equal(october.catalogs.length, Object.keys(catalogs).length);
     });
 
+    test('lists a Ready, current Citrix-prepared image, older than the newest customer image', async () => {
+      const { items } = (await api('GET', 'images')).body as {
+        items: { id: string; state: string; citrixPrepared: boolean; isDeprecated: boolean; createdDate: string }[];
+      };
+      assert.equal(items.length, Object.keys(images).length);
+      const citrix = items.find((image) => image.id === images.citrixWin11);
+      assert.ok(citrix, 'listed');
+      assert.deepEqual([citrix.state, citrix.citrixPrepared, citrix.isDeprecated], ['Ready', true, false]);
+      const customer = items.filter((image) => !image.citrixPrepared && image.state === 'Ready');
+      const newest =
+        customer
+          .map((image) => image.createdDate)
+          .sort()
+          .at(-1) ?? '';
+      assert.ok(citrix.createdDate < newest, 'the newest Ready image stays a customer one');
+      assert.equal(((await api('GET', `images/${images.citrixWin11}`)).body as { state: string }).state, 'Ready');
+    });
+
     test('echoes the caller’s Citrix-TransactionId and invents one otherwise', async () => {
       const sent = '0f3e7c1a-1111-4222-8333-944455556666';
       const echoed = await api('GET', 'catalogs', { headers: { 'Citrix-TransactionId': sent } });
@@ -217,10 +402,9 @@ describe('Catalog Service simulator', () => {
       assert.match(invented.headers.get('citrix-transactionId') ?? '', /^[0-9a-f-]{36}$/);
     });
 
-    test('answers 404 with a message naming the unknown customer, site, catalog, image or route', async () => {
+    test('answers 404 with a message naming the unknown site, catalog, image or route', async () => {
       const unknownId = '00000000-0000-4000-a000-0000000000ff';
       const cases: [string, string][] = [
-        [`/nobody/sites`, 'nobody'],
         [`/${sim.customerId}/${unknownId}/catalogs`, unknownId],
         [`catalogs/${unknownId}`, unknownId],
         [`images/${unknownId}`, unknownId],
@@ -374,6 +558,148 @@ describe('Catalog Service simulator', () => {
       );
     });
 
+    test('refuses a citrixPrepared that does not match the image with 400 naming it, and takes a match', async () => {
+      const citrixImage = `Citrix Windows 11 Enterprise multi-session 24H2 \\(${images.citrixWin11}\\)`;
+      const cases: [unknown, RegExp][] = [
+        [
+          { templateId: images.citrixWin11, citrixPrepared: false },
+          new RegExp(`${citrixImage} is a Citrix-prepared image: citrixPrepared must be true`),
+        ],
+        [{ templateId: images.citrixWin11 }, /is a Citrix-prepared image: citrixPrepared must be true/],
+        [
+          { templateId: images.win11Nov, citrixPrepared: true },
+          new RegExp(
+            `Win11 24H2 November \\(${images.win11Nov}\\) is not a Citrix-prepared image: citrixPrepared must be false`,
+          ),
+        ],
+      ];
+      for (const [body, message] of cases) {
+        const refused = await updateImage(catalogs.finance, body);
+        assert.equal(refused.status, 400, JSON.stringify(body));
+        assert.match((refused.body as { message: string }).message, message);
+      }
+      assert.equal((await readCatalog(catalogs.finance)).imageId, images.win11Oct);
+      const citrix = await updateImage(catalogs.finance, { templateId: images.citrixWin11, citrixPrepared: true });
+      const customer = await updateImage(catalogs.hr, { templateId: images.win11Nov, citrixPrepared: false });
+      const omitted = await updateImage(catalogs.sales, { templateId: images.win11Nov });
+      assert.deepEqual([citrix.status, customer.status, omitted.status], [202, 202, 202]);
+      sim.completeUpdate(catalogs.finance);
+      assert.equal((await readCatalog(catalogs.finance)).imageId, images.citrixWin11);
+    });
+
+    describe('machines restarting onto the new image', () => {
+      const pendingType = 'PendingVdaUpdate';
+      const warningsOf = (catalog: CatalogRead) => (catalog.warnings ?? []) as Record<string, unknown>[];
+      const pendingOf = (catalog: CatalogRead) => warningsOf(catalog).filter((warning) => warning.type === pendingType);
+      /** Accepts an update and finishes it at once. */
+      async function updateNow(catalogId: string, vdaUpdateDelay?: number): Promise<CatalogRead> {
+        const body =
+          vdaUpdateDelay === undefined
+            ? { templateId: images.win11Nov }
+            : { templateId: images.win11Nov, vdaUpdateDelay };
+        assert.equal((await updateImage(catalogId, body)).status, 202);
+        sim.completeUpdate(catalogId);
+        return readCatalog(catalogId);
+      }
+
+      test('vdaUpdateDelay -1 leaves Active on the new image with PendingVdaUpdate until restartMachines', async () => {
+        sim.setTiming({ acceptLagMs: 0, machineRestartMs: null });
+        const catalog = await updateNow(catalogs.finance, -1);
+        assertMatchesSchema('CatalogOverview', catalog);
+        assert.deepEqual(
+          [
+            catalog.state,
+            catalog.subState,
+            catalog.imageId,
+            catalog.templateImageName,
+            catalog.taskCompletionPercentage,
+          ],
+          ['Active', null, images.win11Nov, 'Win11 24H2 November', 100],
+        );
+        assert.deepEqual(pendingOf(catalog), [
+          {
+            type: pendingType,
+            isDismissible: false,
+            warningMessage: 'Machines will update to the new image at their next restart.',
+            isError: false,
+          },
+        ]);
+        const status = (await api('GET', `catalogs/${catalogs.finance}/updateStatus`)).body as CatalogRead;
+        assertMatchesSchema('CatalogStatusOverview', status);
+        assert.equal(pendingOf(status).length, 1);
+        const listed = ((await api('GET', 'catalogs')).body as { items: CatalogRead[] }).items;
+        assert.equal(pendingOf(listed.find((item) => item.id === catalogs.finance) as CatalogRead).length, 1);
+        await sleep(300);
+        assert.equal(
+          pendingOf(await readCatalog(catalogs.finance)).length,
+          1,
+          'machineRestartMs null: never by itself',
+        );
+
+        sim.restartMachines(catalogs.finance);
+        const restarted = await readCatalog(catalogs.finance);
+        assert.deepEqual(pendingOf(restarted), []);
+        assert.deepEqual([restarted.state, restarted.imageId], ['Active', images.win11Nov]);
+
+        const omitted = await updateNow(catalogs.hr);
+        assert.equal(pendingOf(omitted).length, 1, 'an omitted vdaUpdateDelay is -1');
+        const overHttp = await admin('POST', `catalogs/${catalogs.hr}/restartMachines`);
+        assert.equal(overHttp.status, 200);
+        assert.deepEqual(pendingOf(overHttp.body as CatalogRead), []);
+        assert.deepEqual(pendingOf(await readCatalog(catalogs.hr)), []);
+        assert.equal(
+          (await admin('POST', `catalogs/00000000-0000-4000-a000-0000000000ff/restartMachines`)).status,
+          404,
+        );
+        assert.throws(() => sim.restartMachines('00000000-0000-4000-a000-0000000000ff'));
+      });
+
+      test('vdaUpdateDelay -1: the warning clears by itself machineRestartMs after the update finished', async () => {
+        const settings = await admin('POST', 'settings', { acceptLagMs: 0, machineRestartMs: 300 });
+        assert.equal((settings.body as { machineRestartMs: number }).machineRestartMs, 300);
+        const catalog = await updateNow(catalogs.finance, -1);
+        assert.equal(pendingOf(catalog).length, 1);
+        await sleep(450);
+        const later = await readCatalog(catalogs.finance);
+        assert.deepEqual(pendingOf(later), []);
+        assert.deepEqual([later.state, later.imageId], ['Active', images.win11Nov]);
+        const never = await admin('POST', 'settings', { machineRestartMs: null, minuteMs: 50 });
+        assert.deepEqual(
+          [(never.body as Record<string, unknown>).machineRestartMs, (never.body as Record<string, unknown>).minuteMs],
+          [null, 50],
+        );
+        assert.equal((await admin('POST', 'settings', { minuteMs: -1 })).status, 400);
+        assert.equal((await admin('POST', 'settings', { machineRestartMs: 'soon' })).status, 400);
+      });
+
+      test('vdaUpdateDelay N spreads the restarts over N simulated minutes, and 0 restarts every machine now', async () => {
+        sim.setTiming({ acceptLagMs: 0, minuteMs: 200 });
+        const spread = await updateNow(catalogs.finance, 2);
+        assertMatchesSchema('CatalogOverview', spread);
+        const [warning] = pendingOf(spread);
+        assert.deepEqual([warning?.isError, warning?.isDismissible], [false, false]);
+        assert.match(String(warning?.warningMessage), /2 minutes/);
+        assert.equal(spread.subState, null);
+        await sleep(150);
+        assert.equal(pendingOf(await readCatalog(catalogs.finance)).length, 1, 'still restarting after 150 ms');
+        await sleep(450);
+        assert.deepEqual(pendingOf(await readCatalog(catalogs.finance)), [], 'done after 2 × 200 ms');
+
+        const now = await updateNow(catalogs.hr, 0);
+        assert.deepEqual([now.state, now.imageId, pendingOf(now)], ['Active', images.win11Nov, []]);
+      });
+
+      test('a new update replaces the restarts still pending, and a patch cancels them', async () => {
+        sim.setTiming({ acceptLagMs: 0, machineRestartMs: null });
+        assert.equal(pendingOf(await updateNow(catalogs.finance, -1)).length, 1);
+        const again = await updateNow(catalogs.finance, 0);
+        assert.deepEqual(pendingOf(again), [], 'the second update restarted every machine');
+        assert.equal(pendingOf(await updateNow(catalogs.hr, -1)).length, 1);
+        sim.patchCatalog(catalogs.hr, { numOfUsers: 1 });
+        assert.deepEqual(pendingOf(await readCatalog(catalogs.hr)), []);
+      });
+    });
+
     test('with an infinite duration an update stays Processing until completeUpdate', async () => {
       sim.setTiming({ acceptLagMs: 0, updateDurationMs: Infinity });
       await updateImage(catalogs.finance, { templateId: images.win11Nov });
@@ -399,7 +725,7 @@ describe('Catalog Service simulator', () => {
       const limited = await api('GET', `catalogs/${catalogs.finance}`);
       assert.equal(limited.status, 429);
       assert.equal(limited.headers.get('retry-after'), '3');
-      assert.ok(limited.headers.get('citrix-transactionId'));
+      assert.equal(limited.headers.get('citrix-transactionId'), null, 'a gateway answer carries none');
       const { type, parameters } = limited.body as { type: string; parameters: unknown };
       assert.equal(type, 'https://errors-api.cloud.com/common/rateLimitExceeded');
       assert.deepEqual(parameters, [{ name: 'retryDelay', value: '4' }]);
@@ -482,9 +808,111 @@ describe('Catalog Service simulator', () => {
       sim.completeUpdate(catalogs.engineering);
       assert.equal((await readCatalog(catalogs.engineering)).state, 'Active', 'the fault applied once');
     });
+
+    test('failNextUpdate with endState Active returns the catalog to its previous image with an ImageRollback error warning', async () => {
+      sim.addFault({
+        match: { catalogId: catalogs.finance },
+        action: { type: 'failNextUpdate', endState: 'Active', statusMessage: 'Disk copy failed', atPercent: 40 },
+      });
+      const accepted = await updateImage(catalogs.finance, { templateId: images.win11Nov, vdaUpdateDelay: -1 });
+      assert.equal(accepted.status, 202);
+      const reads: CatalogRead[] = [];
+      let catalog: CatalogRead;
+      do {
+        await sleep(15);
+        catalog = await readCatalog(catalogs.finance);
+        assertMatchesSchema('CatalogOverview', catalog);
+        reads.push(catalog);
+        assert.ok(reads.length < 500, 'the update fails');
+      } while (catalog.state !== 'Active' || (catalog.warnings as unknown[]).length === 0);
+      assert.ok(
+        reads.some((read) => read.state === 'Processing'),
+        'it was processing first',
+      );
+      assertMatchesSchema('CatalogOverview', catalog);
+      assert.deepEqual(
+        [catalog.state, catalog.subState, catalog.imageId, catalog.templateImageName, catalog.statusMessage],
+        ['Active', null, images.win11Oct, 'Win11 24H2 October', 'Disk copy failed'],
+      );
+      assert.equal(catalog.transactionId, accepted.headers.get('citrix-transactionId'));
+      const [warning, ...others] = catalog.warnings as Record<string, unknown>[];
+      assert.deepEqual(others, [], 'no PendingVdaUpdate: no machine took the new image');
+      assert.deepEqual([warning?.type, warning?.isDismissible, warning?.isError], ['ImageRollback', true, true]);
+      assert.match(String(warning?.warningMessage), /failed; the catalog keeps its previous image/);
+      assert.equal((await updateImage(catalogs.finance, { templateId: images.win11Dec })).status, 202, 'Active again');
+      assert.throws(() => sim.addFault({ action: { type: 'failNextUpdate' } }), /subState/);
+    });
   });
 
   describe('faults that break the answer', () => {
+    test('a 429, 502 or 504 status fault carries no citrix-transactionId, others do, and transactionId overrides it', async () => {
+      const cases: [number, boolean | undefined, boolean][] = [
+        [429, undefined, false],
+        [502, undefined, false],
+        [504, undefined, false],
+        [400, undefined, true],
+        [503, undefined, true],
+        [502, true, true],
+        [400, false, false],
+      ];
+      for (const [status, transactionId, carries] of cases) {
+        sim.addFault({ match: { operation: 'sites' }, action: { type: 'status', status, transactionId } });
+        const faulted = await api('GET', `/${sim.customerId}/sites`);
+        assert.equal(faulted.status, status);
+        assert.equal(faulted.headers.get('citrix-transactionId') !== null, carries, `${status} ${transactionId}`);
+        assert.equal(sim.requests().at(-1)?.transactionId !== undefined, carries, 'the log says the same');
+      }
+      sim.addFault({ match: { operation: 'token' }, action: { type: 'status', status: 502 } });
+      const gateway = await requestToken();
+      assert.equal(gateway.status, 502);
+      assert.equal(gateway.headers.get('x-cws-transactionid'), null);
+    });
+
+    test('a status fault answers in the service, common or auth shape, or as text, with retryDelay as an array or an object', async () => {
+      const faulted = async (action: Record<string, unknown>) => {
+        sim.addFault({ match: { operation: 'catalogs' }, action: { type: 'status', status: 503, ...action } as never });
+        return api('GET', 'catalogs');
+      };
+      const common = await faulted({ retryDelaySeconds: 4 });
+      assert.deepEqual(common.body, {
+        type: 'https://errors-api.cloud.com/common/serviceUnavailable',
+        detail: 'Service is unavailable; try again in 4 seconds',
+        parameters: [{ name: 'retryDelay', value: '4' }],
+      });
+      const asObject = await faulted({ shape: 'common', retryDelaySeconds: 4, retryDelayAs: 'object' });
+      assert.deepEqual((asObject.body as { parameters: unknown }).parameters, { retryDelay: '4' });
+      const service = await faulted({ shape: 'service' });
+      assert.deepEqual(service.body, { message: 'Service is unavailable' });
+      const auth = await faulted({ shape: 'auth' });
+      assert.deepEqual(auth.body, { Error: { Message: 'Service is unavailable', Type: 'CWSAuthException' } });
+      const text = await faulted({ shape: 'text' });
+      assert.match(text.headers.get('content-type') ?? '', /^text\/plain/);
+      assert.equal(text.body, '503 Service Unavailable');
+      for (const { status } of [common, asObject, service, auth, text]) assert.equal(status, 503);
+
+      for (const [status, type] of [
+        [406, 'notAcceptable'],
+        [409, 'invalidJson'],
+        [507, 'internalServerError'],
+      ] as const) {
+        sim.addFault({ match: { operation: 'catalogs' }, action: { type: 'status', status } });
+        const body = (await api('GET', 'catalogs')).body as { type: string };
+        assert.equal(body.type, `https://errors-api.cloud.com/common/${type}`, 'only type names Citrix has');
+      }
+      assert.throws(
+        () => sim.addFault({ action: { type: 'status', status: 503, retryDelayAs: 'object' } }),
+        /retryDelaySeconds/,
+      );
+      assert.throws(
+        () =>
+          sim.addFault({
+            action: { type: 'status', status: 503, shape: 'service', retryDelaySeconds: 4, retryDelayAs: 'array' },
+          }),
+        /common/,
+      );
+      assert.throws(() => sim.addFault({ action: { type: 'status', status: 503, shape: 'html' as never } }), /shape/);
+    });
+
     test('a status fault can answer 200 with a wrong-typed JSON body, as application/json', async () => {
       sim.addFault({
         match: { operation: 'catalogs' },
@@ -735,19 +1163,24 @@ describe('simulator CLI', () => {
     });
   const exitOf = (child: ReturnType<typeof run>) =>
     new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-
-  test('prints one JSON line with its URLs and credentials, serves them, and exits 0 on SIGTERM', async () => {
-    const child = run(['--port', '0', '--update-duration', '2s', '--accept-lag', '100']);
-    const exited = exitOf(child);
+  /** The JSON line the simulator prints when it has started. */
+  const startLine = async (child: ReturnType<typeof run>, exited: Promise<number | null>) => {
     const lines = createInterface({ input: child.stdout });
     const [first] = await Promise.race([
       new Promise<string[]>((resolve) => lines.once('line', (line) => resolve([line]))),
       exited.then((code) => assert.fail(`exited early with ${code}`)),
     ]);
-    const started = JSON.parse(first ?? '') as Record<string, string>;
+    return JSON.parse(first ?? '') as Record<string, string>;
+  };
+
+  test('prints one JSON line with its URLs and credentials, serves them, and exits 0 on SIGTERM', async () => {
+    const child = run(['--port', '0', '--update-duration', '2s', '--accept-lag', '100']);
+    const exited = exitOf(child);
+    const started = await startLine(child, exited);
     assert.deepEqual(Object.keys(started), [
       'baseUrl',
       'tokenUrl',
+      'govTokenUrl',
       'adminUrl',
       'adminToken',
       'customerId',
@@ -764,6 +1197,10 @@ describe('simulator CLI', () => {
       }),
     });
     assert.equal(tokenAnswer.status, 200);
+    assert.match(
+      started.govTokenUrl ?? '',
+      new RegExp(`^http://127\\.0\\.0\\.1:\\d+/${started.customerId}/tokens/clients$`),
+    );
     assert.match(started.adminToken ?? '', /^[\w-]{43}$/);
     const adminCall = (headers: Record<string, string>) =>
       fetch(`${started.adminUrl}/requests`, { headers }).then((response) => response.status);
@@ -790,12 +1227,7 @@ describe('simulator CLI', () => {
   test('listens on another loopback address without --allow-remote', async () => {
     const child = run(['--port', '0', '--host', '127.0.0.2']);
     const exited = exitOf(child);
-    const lines = createInterface({ input: child.stdout });
-    const [first] = await Promise.race([
-      new Promise<string[]>((resolve) => lines.once('line', (line) => resolve([line]))),
-      exited.then((code) => assert.fail(`exited early with ${code}`)),
-    ]);
-    const started = JSON.parse(first ?? '') as Record<string, string>;
+    const started = await startLine(child, exited);
     assert.match(started.adminUrl ?? '', /^http:\/\/127\.0\.0\.2:\d+\/__admin$/);
     const status = await fetch(`${started.adminUrl}/faults`, {
       headers: { authorization: `Bearer ${started.adminToken}` },

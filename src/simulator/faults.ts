@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import type { ErrorShape } from './unconfirmed';
 
+/** `token` is either token endpoint: the OAuth one and the US Gov one (the request log's `path` tells them apart). */
 export type Operation =
   | 'token'
   | 'sites'
@@ -18,8 +20,24 @@ export type FaultAction =
       status: number;
       /** Sets a `Retry-After` header (seconds). */
       retryAfterSeconds?: number;
-      /** Puts `{"name":"retryDelay","value":"N"}` in the Citrix Cloud common error body's `parameters`. */
+      /**
+       * Puts `{"name":"retryDelay","value":"N"}` in the common error body's `parameters` (see `retryDelayAs`); the other
+       * shapes mention the delay in their text.
+       */
       retryDelaySeconds?: number;
+      /** How the common body carries `retryDelaySeconds`: in a `parameters` array, or as `{"retryDelay":"N"}`. @default 'array' */
+      retryDelayAs?: 'array' | 'object';
+      /**
+       * The default body's shape: the catalog service's `{"message"}`, the common model's `{"type","detail",
+       * "parameters"}`, the CWS auth layer's `{"Error":{"Message","Type":"CWSAuthException"}}`, or plain text.
+       * @default 'common'
+       */
+      shape?: ErrorShape;
+      /**
+       * Whether the answer carries a `citrix-transactionId` (and, on a token endpoint, an `X-Cws-TransactionId`).
+       * Gateway answers carry none. @default false for 429, 502 and 504, true otherwise
+       */
+      transactionId?: boolean;
       /**
        * Replaces the default body, whatever the status: a string is sent as text/plain, any other JSON value as
        * application/json (a 200 with `{"items": "not a list"}` makes a wrong-typed answer); `null` keeps the default.
@@ -37,13 +55,20 @@ export type FaultAction =
   | { type: 'acceptThenStall' }
   /** Waits, then answers normally (or as the next matching fault says). */
   | { type: 'latency'; ms: number }
-  /** The next accepted update of a matching catalog ends in `Error` once processing reaches `atPercent`. */
+  /**
+   * The next accepted update of a matching catalog fails once processing reaches `atPercent`: it ends in `Error` with
+   * `subState`, or, with `endState: 'Active'`, the catalog goes back to its previous image and settled state (`Active`,
+   * or `InputRequired` for a catalog that was) with a sub-state of null and an `ImageRollback` warning.
+   */
   | {
       type: 'failNextUpdate';
-      subState: string;
+      /** The `Error` sub-state: required unless `endState` is `Active`, which has none. */
+      subState?: string;
       statusMessage?: string;
       /** @default 50 */
       atPercent?: number;
+      /** @default 'Error' */
+      endState?: 'Error' | 'Active';
     }
   /** Expires every token issued so far, the moment the fault is added; `times` does not apply. */
   | { type: 'expireTokens' }
@@ -152,6 +177,9 @@ const faultSpecSchema = z.strictObject({
       status: z.number().int().min(100).max(599),
       retryAfterSeconds: count.optional(),
       retryDelaySeconds: count.optional(),
+      retryDelayAs: z.enum(['array', 'object']).optional(),
+      shape: z.enum(['service', 'common', 'auth', 'text']).optional(),
+      transactionId: z.boolean().optional(),
       body: z.unknown().optional(),
     }),
     z.strictObject({ type: z.literal('reset') }),
@@ -160,9 +188,10 @@ const faultSpecSchema = z.strictObject({
     z.strictObject({ type: z.literal('latency'), ms: count }),
     z.strictObject({
       type: z.literal('failNextUpdate'),
-      subState: z.string().min(1),
+      subState: z.string().min(1).optional(),
       statusMessage: z.string().optional(),
       atPercent: count.max(100).optional(),
+      endState: z.enum(['Error', 'Active']).optional(),
     }),
     z.strictObject({ type: z.literal('expireTokens') }),
     z.strictObject({ type: z.literal('echo'), status: answerStatus, json: z.boolean().optional() }),
@@ -182,6 +211,20 @@ export function validateFaultSpec(spec: unknown): asserts spec is FaultSpec {
   if (!result.success) {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`);
     throw new TypeError(`invalid fault: ${problems.join('; ')}`);
+  }
+  const { action } = result.data;
+  if (action.type === 'failNextUpdate' && action.endState !== 'Active' && action.subState === undefined) {
+    throw new TypeError('invalid fault: action.subState: required for an update that ends in Error');
+  }
+  if (action.type === 'status' && action.retryDelayAs !== undefined) {
+    if (action.retryDelaySeconds === undefined) {
+      throw new TypeError('invalid fault: action.retryDelayAs: needs retryDelaySeconds');
+    }
+    if ((action.shape ?? 'common') !== 'common') {
+      throw new TypeError(
+        `invalid fault: action.retryDelayAs: only the common shape has parameters, not ${action.shape}`,
+      );
+    }
   }
 }
 

@@ -58,6 +58,13 @@ async function main(): Promise<void> {
     .option('--data <file>', 'JSON data set to serve instead of the built-in seed')
     .option('--update-duration <duration>', 'how long an accepted image update stays Processing', duration, 20_000)
     .option('--accept-lag <duration>', 'how long a catalog reads unchanged after a 202', duration, 1_500)
+    .option(
+      '--machine-restart <duration>',
+      'how long machines take to restart by themselves after an update with vdaUpdateDelay -1 (Infinity: never)',
+      duration,
+      5_000,
+    )
+    .option('--minute <duration>', "how long one of vdaUpdateDelay's minutes lasts", duration, 1_000)
     .option('--token-ttl <seconds>', 'lifetime of issued tokens', integer(1, 86_400 * 365), 3600)
     .configureOutput({ outputError: (text, write) => write(text) });
   program.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 1));
@@ -68,6 +75,8 @@ async function main(): Promise<void> {
     data?: string;
     updateDuration: number;
     acceptLag: number;
+    machineRestart: number;
+    minute: number;
     tokenTtl: number;
   }>();
 
@@ -83,10 +92,12 @@ async function main(): Promise<void> {
     seed: options.data ? await loadSeed(options.data) : undefined,
     updateDurationMs: options.updateDuration,
     acceptLagMs: options.acceptLag,
+    machineRestartMs: options.machineRestart,
+    minuteMs: options.minute,
     tokenTtlSeconds: options.tokenTtl,
   });
   const { customerId, siteId, clientId, clientSecret, adminToken } = simulator;
-  let { baseUrl, tokenUrl, adminUrl } = simulator;
+  let { baseUrl, tokenUrl, govTokenUrl, adminUrl } = simulator;
   if (!local) {
     // The simulator itself listens on loopback only; forward connections from the requested address to it.
     const origin = new URL(simulator.baseUrl).origin;
@@ -103,15 +114,13 @@ async function main(): Promise<void> {
     });
     const port = (forwarder.address() as AddressInfo).port;
     const outer = `http://${options.host.includes(':') ? `[${options.host}]` : options.host}:${port}`;
-    [baseUrl, tokenUrl, adminUrl] = [baseUrl, tokenUrl, adminUrl].map((url) => url.replace(origin, outer)) as [
-      string,
-      string,
-      string,
-    ];
+    [baseUrl, tokenUrl, govTokenUrl, adminUrl] = [baseUrl, tokenUrl, govTokenUrl, adminUrl].map((url) =>
+      url.replace(origin, outer),
+    ) as [string, string, string, string];
   }
   // The only place the admin token is shown: whoever started the simulator reads it here.
   process.stdout.write(
-    `${JSON.stringify({ baseUrl, tokenUrl, adminUrl, adminToken, customerId, siteId, clientId, clientSecret })}\n`,
+    `${JSON.stringify({ baseUrl, tokenUrl, govTokenUrl, adminUrl, adminToken, customerId, siteId, clientId, clientSecret })}\n`,
   );
 
   const stop = () => {

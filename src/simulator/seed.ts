@@ -116,6 +116,7 @@ export const SEED_IDS = {
     importing: '1a9e0000-0000-4000-a000-000000000013',
     failed: '1a9e0000-0000-4000-a000-000000000014',
     deprecated: '1a9e0000-0000-4000-a000-000000000015',
+    citrixWin11: '1a9e0000-0000-4000-a000-000000000016',
   },
 } as const;
 
@@ -195,6 +196,14 @@ const images: SimImage[] = [
     resourceGroup: null,
     createdDate: '2024-06-11T12:00:00Z',
     vdaVersion: '2402.0.100.629',
+  }),
+  // Older than the newest customer image, so that "the newest image matching a pattern" stays a customer one.
+  image(SEED_IDS.images.citrixWin11, 'Citrix Windows 11 Enterprise multi-session 24H2', {
+    citrixPrepared: true,
+    resourceGroup: null,
+    createdDate: '2025-09-09T12:00:00Z',
+    vdaVersion: '2507.0.0.1',
+    applications: [],
   }),
 ];
 
@@ -297,6 +306,22 @@ export const DEFAULT_SEED: SimulatorSeed = {
   images,
 };
 
+/** Citrix's `TemplateImageState` values. */
+export const TEMPLATE_IMAGE_STATES = [
+  'Ready',
+  'Pending',
+  'Importing',
+  'Enumerating',
+  'NotStarted',
+  'BuilderProvisioning',
+  'BuilderActive',
+  'BuilderStopped',
+  'BuilderVerifying',
+  'BuilderRestarting',
+  'Failed',
+  'AzureResourcesNotFound',
+] as const;
+
 const record = { id: z.string().min(1), name: z.string().min(1), state: z.string().min(1) };
 const seedSchema = z.object({
   customerId: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, _ and - only'),
@@ -304,7 +329,7 @@ const seedSchema = z.object({
   clientSecret: z.string().min(1),
   site: z.object({ id: z.string().min(1), displayName: z.string().nullable() }),
   catalogs: z.array(z.looseObject(record)),
-  images: z.array(z.looseObject(record)),
+  images: z.array(z.looseObject({ ...record, state: z.enum(TEMPLATE_IMAGE_STATES) })),
 });
 
 /** Checks the outline of a data set loaded from JSON; the fields of catalogs and images are served as given. */

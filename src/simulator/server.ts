@@ -13,11 +13,22 @@ import {
 import { DEFAULT_SEED, type SimCatalog, type SimImage, type SimulatorSeed } from './seed';
 import { SimState, type Timing } from './state';
 import {
+  CHARSET_TOKEN_ERROR,
+  CITRIX_PREPARED_DEFAULT,
+  DEFAULT_VDA_UPDATE_DELAY,
+  GATEWAY_STATUSES,
+  GOV_BAD_REQUEST_STATUS,
+  GOV_WRONG_CREDENTIALS,
   UNKNOWN_CUSTOMER_STATUS,
   UNKNOWN_TOKEN_CUSTOMER_STATUS,
   WRONG_STATE_STATUS,
-  commonErrorBody,
+  citrixPreparedMismatch,
+  cwsAuthError,
+  errorBody,
+  govExpiresAt,
+  notAcceptableBody,
   serviceError,
+  unknownCustomerBody,
   updateStatusBody,
 } from './unconfirmed';
 
@@ -33,6 +44,13 @@ export interface SimulatorOptions {
    * @default 1_500
    */
   acceptLagMs?: number;
+  /**
+   * After an update with `vdaUpdateDelay` -1 finishes, how long its `PendingVdaUpdate` warning stays (the machines
+   * restarting by themselves); null or `Infinity`: until `restartMachines`. @default 5_000
+   */
+  machineRestartMs?: number | null;
+  /** How long one minute of `vdaUpdateDelay` lasts, so that an update's spread restarts take N × this. @default 1_000 */
+  minuteMs?: number;
   /** Lifetime of issued tokens, in seconds. @default 3600 */
   tokenTtlSeconds?: number;
   /**
@@ -53,7 +71,7 @@ export interface RecordedRequest {
   /** When the request arrived (ISO 8601). */
   time: string;
   durationMs: number;
-  /** The `citrix-transactionId` the response carried. */
+  /** The `citrix-transactionId` the response carried; absent when it carried none (a gateway-style status fault). */
   transactionId?: string;
   /**
    * Set when an `acceptThenReset`/`acceptThenStall` fault withheld the answer: the status the request was handled
@@ -72,6 +90,8 @@ export interface RunningSimulator {
   baseUrl: string;
   /** `http://127.0.0.1:{port}/cctrustoauth2/{customerId}/tokens/clients` */
   tokenUrl: string;
+  /** The US Gov token endpoint: `http://127.0.0.1:{port}/{customerId}/tokens/clients` (JSON in, JSON out). */
+  govTokenUrl: string;
   /** `http://127.0.0.1:{port}/__admin` */
   adminUrl: string;
   /** What every request to `adminUrl` must carry as `Authorization: Bearer <adminToken>`; the methods below need none. */
@@ -82,6 +102,8 @@ export interface RunningSimulator {
   clientSecret: string;
   /** Everything a Catalog Service client needs to talk to this simulator (the shape `CitrixClient` takes). */
   clientOptions(): { customerId: string; clientId: string; clientSecret: string; apiBaseUrl: string; tokenUrl: string };
+  /** The same for a client of a US Gov tenant: `tokenUrl` is `govTokenUrl`, and the flow is Citrix's trust service. */
+  govClientOptions(): ReturnType<RunningSimulator['clientOptions']> & { authFlow: 'cctrust' };
   /** The request log in the order answered (what `GET /__admin/requests` answers). Admin calls are not logged. */
   requests(): RecordedRequest[];
   /** Every access token issued since start or the last reset. */
@@ -96,7 +118,15 @@ export interface RunningSimulator {
   patchCatalog(catalogId: string, patch: Partial<SimCatalog>): void;
   /** Finishes the catalog's update in flight now, if any (as `POST /__admin/catalogs/{id}/complete`). */
   completeUpdate(catalogId: string): void;
-  /** Changes the timing of updates accepted from now on (as `POST /__admin/settings`). */
+  /**
+   * Has the catalog's machines restart onto its image now, clearing its `PendingVdaUpdate` warning (as
+   * `POST /__admin/catalogs/{id}/restartMachines`). Throws for an unknown catalog.
+   */
+  restartMachines(catalogId: string): void;
+  /**
+   * Changes the timing of updates accepted from now on (as `POST /__admin/settings`, where JSON's null stands for an
+   * `updateDurationMs` of `Infinity` and for a `machineRestartMs` of never).
+   */
   setTiming(timing: Partial<Timing>): void;
   /** Back to the seed data and the start timing; clears the log, faults and tokens (as `POST /__admin/reset`). */
   reset(): void;
@@ -106,6 +136,7 @@ export interface RunningSimulator {
 
 interface Route {
   operation: Operation | 'unknown';
+  /** For `token`: `flow` is `oauth` or `cctrust` (the US Gov endpoint). */
   params: Record<string, string>;
   /** Set when the path is known but the method is not. */
   allow?: string;
@@ -135,6 +166,9 @@ const API_ROUTES: { method: string; segments: string[]; operation: Operation }[]
 ];
 
 const AUTHORIZATION = /^\s*cwsauth\s+bearer\s*=\s*([^\s,;]+)\s*$/i;
+const ACCEPT = 'application/json';
+/** Path roots that are not a customer id, so `/{root}/tokens/clients` is never the US Gov token endpoint. */
+const RESERVED_ROOTS = new Set(['catalogservice', 'cctrustoauth2', '__admin']);
 const JSON_CONTENT_TYPE = /^(application\/(json|json-patch\+json|[\w.+-]+\+json)|text\/json)\s*(;|$)/i;
 const MAX_BODY_BYTES = 64 * 1024;
 const MAX_LOGGED_REQUESTS = 100_000;
@@ -177,14 +211,14 @@ function splitPath(path: string): string[] | undefined {
 
 function matchRoute(method: string, segments: string[]): Route {
   const [root, ...rest] = segments;
-  if (root?.toLowerCase() === 'cctrustoauth2') {
-    const [customerId, tokens, clients, ...extra] = rest;
-    if (customerId && tokens?.toLowerCase() === 'tokens' && clients?.toLowerCase() === 'clients' && !extra.length) {
-      return method === 'POST'
-        ? { operation: 'token', params: { customerId } }
-        : { operation: 'unknown', params: {}, allow: 'POST' };
-    }
-  }
+  const tokenPath = (parts: (string | undefined)[]) =>
+    parts.length === 3 && !!parts[0] && parts[1]?.toLowerCase() === 'tokens' && parts[2]?.toLowerCase() === 'clients';
+  const tokenRoute = (customerId: string, flow: string): Route =>
+    method === 'POST'
+      ? { operation: 'token', params: { customerId, flow } }
+      : { operation: 'unknown', params: {}, allow: 'POST' };
+  if (root?.toLowerCase() === 'cctrustoauth2' && tokenPath(rest)) return tokenRoute(rest[0] ?? '', 'oauth');
+  if (root && !RESERVED_ROOTS.has(root.toLowerCase()) && tokenPath(segments)) return tokenRoute(root, 'cctrust');
   if (root?.toLowerCase() !== 'catalogservice') return { operation: 'unknown', params: {} };
   const allowed: string[] = [];
   for (const route of API_ROUTES) {
@@ -341,7 +375,7 @@ function writeResponse(
 }
 
 /** `UpdateCatalogTemplateImageModel`, bound case-insensitively as ASP.NET does (camelCase and PascalCase both work). */
-function parseUpdateBody(body: unknown): { templateId: string } {
+function parseUpdateBody(body: unknown): { templateId: string; citrixPrepared: boolean; vdaUpdateDelay: number } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw badRequest('The request body must be a JSON object.');
   }
@@ -367,7 +401,11 @@ function parseUpdateBody(body: unknown): { templateId: string } {
       throw badRequest(`${name} must be a string.`);
     }
   }
-  return { templateId };
+  return {
+    templateId,
+    citrixPrepared: (citrixPrepared as boolean | undefined) ?? CITRIX_PREPARED_DEFAULT,
+    vdaUpdateDelay: (vdaUpdateDelay as number | undefined) ?? DEFAULT_VDA_UPDATE_DELAY,
+  };
 }
 
 function imageOverview(image: SimImage, linked: SimCatalog[]): Record<string, unknown> {
@@ -395,10 +433,14 @@ class CatalogServiceSimulator {
     }
     this.adminToken = options.adminToken ?? randomBytes(32).toString('base64url');
     this.adminTokenDigest = digest(this.adminToken);
-    this.state = new SimState(this.seed, {
-      updateDurationMs: options.updateDurationMs ?? 20_000,
-      acceptLagMs: options.acceptLagMs ?? 1_500,
-    });
+    const timing: Timing = {
+      updateDurationMs: 20_000,
+      acceptLagMs: 1_500,
+      machineRestartMs: 5_000,
+      minuteMs: 1_000,
+    };
+    applyTiming(timing, { ...options });
+    this.state = new SimState(this.seed, timing);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
         const { status, body } =
@@ -469,6 +511,7 @@ class CatalogServiceSimulator {
       (Array.isArray(transactionIdHeader) ? transactionIdHeader[0] : transactionIdHeader) || randomUUID();
     res.setHeader('citrix-transactionId', transactionId);
     const route = matchRoute(method, segments);
+    if (route.operation === 'token') res.setHeader('X-Cws-TransactionId', randomUUID());
     const time = new Date().toISOString();
     let withheldStatus: number | undefined;
     // Logged as the answer is written, not on 'close': a client may read the answer before 'close' fires here.
@@ -476,6 +519,8 @@ class CatalogServiceSimulator {
       if (!onAnswered.delete(res)) return;
       const durationMs = Math.round((performance.now() - startedMs) * 100) / 100;
       const status = res.headersSent ? res.statusCode : 0;
+      // A gateway-style fault answers without one.
+      const sentTransactionId = res.getHeader('citrix-transactionId');
       this.record({
         method,
         path,
@@ -484,7 +529,7 @@ class CatalogServiceSimulator {
         status,
         time,
         durationMs,
-        transactionId,
+        ...(sentTransactionId !== undefined && { transactionId: String(sentTransactionId) }),
         ...(withheldStatus !== undefined && { withheldStatus }),
         ...(streamed.has(res) && { streamedBytes: streamed.get(res) }),
       });
@@ -509,11 +554,18 @@ class CatalogServiceSimulator {
       } else return this.injectFault(req, res, action);
     }
 
+    // Citrix Cloud's front door refuses anything but exactly this, before it looks at the path.
+    if (req.headers.accept !== ACCEPT) return send(res, 406, notAcceptableBody());
     if (route.operation === 'unknown') {
       const headers: Record<string, string> = route.allow ? { allow: route.allow } : {};
       return send(res, route.allow ? 405 : 404, serviceError(`No resource at ${method} ${path}`), headers);
     }
-    if (route.operation === 'token') return this.issueToken(req, res, route.params.customerId ?? '');
+    if (route.operation === 'token') {
+      const customerId = route.params.customerId ?? '';
+      return route.params.flow === 'cctrust'
+        ? this.issueGovToken(req, res, customerId)
+        : this.issueToken(req, res, customerId);
+    }
     const authorization = AUTHORIZATION.exec(req.headers.authorization ?? '');
     if (!authorization?.[1] || !this.state.isTokenValid(authorization[1])) {
       return send(res, 401, {
@@ -524,7 +576,7 @@ class CatalogServiceSimulator {
     }
     const { customerId = '', siteId, catalogId, imageId } = route.params;
     if (customerId.toLowerCase() !== this.seed.customerId.toLowerCase()) {
-      return send(res, UNKNOWN_CUSTOMER_STATUS, serviceError(`Customer ${customerId} was not found.`));
+      return send(res, UNKNOWN_CUSTOMER_STATUS, unknownCustomerBody());
     }
     if (siteId !== undefined && siteId.toLowerCase() !== this.seed.site.id.toLowerCase()) {
       throw notFound(`Site ${siteId} was not found for customer ${customerId}.`);
@@ -593,7 +645,7 @@ class CatalogServiceSimulator {
         detail: 'Must use application/json media type',
       });
     }
-    const { templateId } = parseUpdateBody(await readJson(req));
+    const { templateId, citrixPrepared, vdaUpdateDelay } = parseUpdateBody(await readJson(req));
     const image = this.state.getImage(templateId);
     if (!image) throw notFound(`Template image ${templateId} was not found.`);
     if (image.state !== 'Ready') {
@@ -601,6 +653,7 @@ class CatalogServiceSimulator {
         `Template image ${image.name} (${image.id}) is in state ${image.state}; only a Ready image can be used.`,
       );
     }
+    if (citrixPrepared !== image.citrixPrepared) throw badRequest(citrixPreparedMismatch(image));
     const catalog = this.state.readCatalog(catalogId) as SimCatalog;
     if (catalog.state !== 'Active' && catalog.state !== 'InputRequired') {
       const subState = catalog.subState ? ` (SubState ${catalog.subState})` : '';
@@ -612,14 +665,16 @@ class CatalogServiceSimulator {
       );
     }
     const failure = this.faults.takeUpdateFailure({ operation, method: 'POST', catalogId: catalog.id });
-    this.state.startUpdate(catalog.id, image, transactionId, failure);
+    this.state.startUpdate(catalog.id, image, transactionId, vdaUpdateDelay, failure);
     if (operation === 'legacyUpdateImage') return send(res, 200, catalog.id);
     const location = `${this.baseUrl}/${customerId}/${this.seed.site.id}/catalogs/${catalog.id}/updateStatus`;
     send(res, 202, catalog.id, { location });
   }
 
   private async issueToken(req: IncomingMessage, res: ServerResponse, customerId: string): Promise<void> {
-    const form = new URLSearchParams(await readBody(req));
+    const body = await readBody(req);
+    if ((req.headers['content-type'] ?? '').includes(';')) return send(res, 400, CHARSET_TOKEN_ERROR);
+    const form = new URLSearchParams(body);
     if (form.get('grant_type') !== 'client_credentials') {
       return send(res, 400, {
         error: 'unsupported_grant_type',
@@ -637,6 +692,41 @@ class CatalogServiceSimulator {
     }
     const accessToken = this.state.issueToken(this.tokenTtlSeconds);
     send(res, 200, { token_type: 'bearer', access_token: accessToken, expires_in: String(this.tokenTtlSeconds) });
+  }
+
+  /** The US Gov trust service's token request: `{"ClientId","ClientSecret"}` as JSON, as Citrix's Go SDK sends it. */
+  private async issueGovToken(req: IncomingMessage, res: ServerResponse, customerId: string): Promise<void> {
+    const text = await readBody(req);
+    const refuse = (message: string) => send(res, GOV_BAD_REQUEST_STATUS, cwsAuthError(message));
+    if ((req.headers['content-type'] ?? '').trim().toLowerCase() !== 'application/json') {
+      return refuse('The Content-Type must be application/json.');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return refuse('The request body is not valid JSON.');
+    }
+    const fields = new Map(
+      typeof body === 'object' && body !== null && !Array.isArray(body)
+        ? Object.entries(body).map(([key, value]) => [key.toLowerCase(), value as unknown])
+        : [],
+    );
+    const [clientId, clientSecret] = [fields.get('clientid'), fields.get('clientsecret')];
+    if (typeof clientId !== 'string' || typeof clientSecret !== 'string') {
+      return refuse('The request body must be a JSON object with ClientId and ClientSecret.');
+    }
+    const knownCustomer = customerId.toLowerCase() === this.seed.customerId.toLowerCase();
+    if (!knownCustomer || clientId !== this.seed.clientId || clientSecret !== this.seed.clientSecret) {
+      return send(res, GOV_WRONG_CREDENTIALS.status, GOV_WRONG_CREDENTIALS.body);
+    }
+    send(res, 200, {
+      Token: this.state.issueToken(this.tokenTtlSeconds),
+      Principal: this.seed.clientId,
+      UserId: this.seed.clientId,
+      CustomerId: this.seed.customerId,
+      ExpiresAt: govExpiresAt(this.tokenTtlSeconds),
+    });
   }
 
   private isAdmin(authorization: string | undefined): boolean {
@@ -664,7 +754,17 @@ class CatalogServiceSimulator {
     }
     const headers: Record<string, string> = {};
     if (action.retryAfterSeconds !== undefined) headers['retry-after'] = String(action.retryAfterSeconds);
-    const body = action.body ?? commonErrorBody(action.status, action.retryDelaySeconds);
+    if (!(action.transactionId ?? !GATEWAY_STATUSES.has(action.status))) {
+      res.removeHeader('citrix-transactionId');
+      res.removeHeader('X-Cws-TransactionId');
+    }
+    const body =
+      action.body ??
+      errorBody(action.status, {
+        shape: action.shape,
+        retryDelaySeconds: action.retryDelaySeconds,
+        retryDelayAs: action.retryDelayAs,
+      });
     if (typeof body === 'string') writeResponse(res, action.status, body, 'text/plain; charset=utf-8', headers);
     else send(res, action.status, body, headers);
   }
@@ -695,9 +795,11 @@ class CatalogServiceSimulator {
         case 'DELETE faults/:id':
           return this.faults.remove(id ?? '') ? send(res, 204) : send(res, 404, serviceError(`No fault ${id}.`));
         case 'POST catalogs/:id':
-        case 'POST catalogs/:id/complete': {
+        case 'POST catalogs/:id/complete':
+        case 'POST catalogs/:id/restartMachines': {
           if (!this.state.hasCatalog(id ?? '')) return send(res, 404, serviceError(`Catalog ${id} was not found.`));
-          if (action) return send(res, 200, this.state.completeUpdate(id ?? ''));
+          if (action === 'complete') return send(res, 200, this.state.completeUpdate(id ?? ''));
+          if (action) return send(res, 200, this.state.restartMachines(id ?? ''));
           const patch = await readJson(req);
           if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) {
             throw badRequest('Expected a JSON object.');
@@ -705,15 +807,22 @@ class CatalogServiceSimulator {
           return send(res, 200, this.state.patchCatalog(id ?? '', patch));
         }
         case 'POST settings': {
-          const { updateDurationMs, acceptLagMs } = (await readJson(req)) as Record<string, unknown>;
+          const { updateDurationMs, acceptLagMs, machineRestartMs, minuteMs } = (await readJson(req)) as Record<
+            string,
+            unknown
+          >;
           // JSON has no Infinity: null stands for it.
-          setTiming(this.state, {
+          applyTiming(this.state.timing, {
             updateDurationMs: updateDurationMs === null ? Infinity : updateDurationMs,
             acceptLagMs,
+            machineRestartMs,
+            minuteMs,
           });
+          const { timing } = this.state;
           return send(res, 200, {
-            ...this.state.timing,
-            updateDurationMs: numberOrNull(this.state.timing.updateDurationMs),
+            ...timing,
+            updateDurationMs: numberOrNull(timing.updateDurationMs),
+            machineRestartMs: timing.machineRestartMs === null ? null : numberOrNull(timing.machineRestartMs),
           });
         }
         case 'POST reset':
@@ -851,15 +960,23 @@ function trickle(
   });
 }
 
-function setTiming(state: SimState, timing: Record<string, unknown>): void {
-  for (const name of ['updateDurationMs', 'acceptLagMs'] as const) {
-    const value = timing[name];
+/** Checks every setting before it changes any, so that a wrong one leaves the timing as it was. */
+function applyTiming(timing: Timing, changes: Record<string, unknown>): void {
+  const checked: Partial<Record<keyof Timing, number | null>> = {};
+  for (const name of ['updateDurationMs', 'acceptLagMs', 'machineRestartMs', 'minuteMs'] as const) {
+    const value = changes[name];
     if (value === undefined) continue;
-    if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
-      throw new TypeError(`${name} must be a number >= 0`);
+    if (value === null && name === 'machineRestartMs') {
+      checked[name] = null;
+    } else if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+      throw new TypeError(`${name} must be a number >= 0${name === 'machineRestartMs' ? ' or null' : ''}`);
+    } else if (name === 'minuteMs' && !Number.isFinite(value)) {
+      throw new TypeError('minuteMs must be finite');
+    } else {
+      checked[name] = value;
     }
-    state.timing[name] = value;
   }
+  Object.assign(timing, checked);
 }
 
 /** Starts a Catalog Service simulator on 127.0.0.1. */
@@ -878,16 +995,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const { customerId, site, clientId, clientSecret } = state.seed;
   simulator.baseUrl = `${origin}/catalogservice`;
   const tokenUrl = `${origin}/cctrustoauth2/${customerId}/tokens/clients`;
+  const govTokenUrl = `${origin}/${customerId}/tokens/clients`;
+  const clientOptions = () => ({ customerId, clientId, clientSecret, apiBaseUrl: simulator.baseUrl, tokenUrl });
   return {
     baseUrl: simulator.baseUrl,
     tokenUrl,
+    govTokenUrl,
     adminUrl: `${origin}/__admin`,
     adminToken: simulator.adminToken,
     customerId,
     siteId: site.id,
     clientId,
     clientSecret,
-    clientOptions: () => ({ customerId, clientId, clientSecret, apiBaseUrl: simulator.baseUrl, tokenUrl }),
+    clientOptions,
+    govClientOptions: () => ({ ...clientOptions(), tokenUrl: govTokenUrl, authFlow: 'cctrust' as const }),
     requests: () => [...simulator.log],
     issuedTokens: () => state.issuedTokens(),
     addFault: (fault) => simulator.addFault(fault),
@@ -895,7 +1016,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     removeFault: (id) => simulator.faults.remove(id),
     patchCatalog: (catalogId, patch) => void state.patchCatalog(catalogId, patch),
     completeUpdate: (catalogId) => void state.completeUpdate(catalogId),
-    setTiming: (timing) => setTiming(state, { ...timing }),
+    restartMachines: (catalogId) => void state.restartMachines(catalogId),
+    setTiming: (timing) => applyTiming(state.timing, { ...timing }),
     reset: () => simulator.reset(),
     close: () => simulator.close(),
   };

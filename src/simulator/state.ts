@@ -1,11 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import type { FaultAction } from './faults';
-import type { SimCatalog, SimImage, SimulatorSeed } from './seed';
-import { PROCESSING_SUB_STATES, failedUpdateWarning } from './unconfirmed';
+import type { SimCatalog, SimImage, SimWarning, SimulatorSeed } from './seed';
+import { PROCESSING_SUB_STATES, failedUpdateWarning, pendingVdaUpdateWarning } from './unconfirmed';
 
 export interface Timing {
   updateDurationMs: number;
   acceptLagMs: number;
+  /**
+   * After an update with `vdaUpdateDelay` -1, how long until the machines have restarted by themselves and the
+   * `PendingVdaUpdate` warning clears; null or `Infinity`: only `restartMachines` clears it.
+   */
+  machineRestartMs: number | null;
+  /** How long one of `vdaUpdateDelay`'s minutes lasts. */
+  minuteMs: number;
 }
 
 type PlannedFailure = Extract<FaultAction, { type: 'failNextUpdate' }>;
@@ -18,12 +25,23 @@ interface ImageUpdate {
   finishMs: number;
   settledState: string;
   failure?: PlannedFailure;
+  vdaUpdateDelay: number;
+  /** The timing in force when the update was accepted. */
+  machineRestartMs: number | null;
+  minuteMs: number;
+}
+
+/** Machines still to restart onto the image of the last update, and the warning that says so meanwhile. */
+interface PendingRestart {
+  warning: SimWarning;
+  untilMs: number;
 }
 
 interface CatalogEntry {
   /** The catalog as it reads before the update's processing starts, and after the update is folded in. */
   stored: SimCatalog;
   update?: ImageUpdate;
+  restart?: PendingRestart;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -105,10 +123,16 @@ export class SimState {
    * Accepts an update: the catalog keeps reading as it does now for `acceptLagMs`, then goes `Processing`. An update
    * still in its lag is replaced, which restarts it.
    */
-  startUpdate(catalogId: string, image: SimImage, transactionId: string, failure?: PlannedFailure): void {
+  startUpdate(
+    catalogId: string,
+    image: SimImage,
+    transactionId: string,
+    vdaUpdateDelay: number,
+    failure?: PlannedFailure,
+  ): void {
     const entry = this.entry(catalogId);
     const now = Date.now();
-    entry.stored = this.view(entry, now);
+    entry.stored = this.advance(entry, now);
     const processingStartMs = now + this.timing.acceptLagMs;
     entry.update = {
       image,
@@ -117,7 +141,19 @@ export class SimState {
       finishMs: processingStartMs + this.timing.updateDurationMs,
       settledState: entry.stored.state === 'InputRequired' ? 'InputRequired' : 'Active',
       failure,
+      vdaUpdateDelay,
+      machineRestartMs: this.timing.machineRestartMs,
+      minuteMs: this.timing.minuteMs,
     };
+  }
+
+  /** The catalog's machines restart now onto its image, clearing `PendingVdaUpdate`; a no-op when none wait. */
+  restartMachines(catalogId: string): SimCatalog {
+    const entry = this.entry(catalogId);
+    const now = Date.now();
+    this.advance(entry, now);
+    entry.restart = undefined;
+    return this.view(entry, now);
   }
 
   /** Finishes the catalog's update now; a no-op when none is in flight (it may have just finished by itself). */
@@ -131,11 +167,12 @@ export class SimState {
     return this.view(entry, now);
   }
 
-  /** Overwrites fields of the catalog as it reads now, cancelling any update in flight. */
+  /** Overwrites fields of the catalog as it reads now, cancelling any update in flight and any pending restarts. */
   patchCatalog(catalogId: string, patch: Partial<SimCatalog>): SimCatalog {
     const entry = this.entry(catalogId);
-    entry.stored = { ...this.view(entry, Date.now()), ...patch, id: entry.stored.id };
+    entry.stored = { ...this.advance(entry, Date.now()), ...patch, id: entry.stored.id };
     entry.update = undefined;
+    entry.restart = undefined;
     return entry.stored;
   }
 
@@ -145,16 +182,34 @@ export class SimState {
     return entry;
   }
 
+  /** The catalog as it reads at `now`, with the warning of machines still to restart. */
   private view(entry: CatalogEntry, now: number): SimCatalog {
+    const catalog = this.advance(entry, now);
+    const { restart } = entry;
+    if (!restart) return catalog;
+    if (now >= restart.untilMs) {
+      entry.restart = undefined;
+      return catalog;
+    }
+    return { ...catalog, warnings: [...(catalog.warnings ?? []), restart.warning] };
+  }
+
+  /** The catalog at `now` without the pending-restart warning, folding in an update that has ended. */
+  private advance(entry: CatalogEntry, now: number): SimCatalog {
     const { stored, update } = entry;
     if (!update || now < update.processingStartMs) return stored;
+    // Machines still waiting for the last image take this one instead.
+    entry.restart = undefined;
     const durationMs = update.finishMs - update.processingStartMs;
     if (update.failure) {
       const atPercent = update.failure.atPercent ?? 50;
       const failAtMs = update.processingStartMs + (atPercent === 0 ? 0 : (durationMs * atPercent) / 100);
       if (now >= failAtMs) return this.settle(entry, this.failed(stored, update, atPercent, failAtMs));
     }
-    if (now >= update.finishMs) return this.settle(entry, this.finished(stored, update));
+    if (now >= update.finishMs) {
+      entry.restart = pendingRestart(update);
+      return this.settle(entry, this.finished(stored, update));
+    }
     const percent = Math.min(99, Math.floor(((now - update.processingStartMs) / durationMs) * 100));
     return {
       ...stored,
@@ -190,10 +245,22 @@ export class SimState {
 
   private failed(stored: SimCatalog, update: ImageUpdate, atPercent: number, failAtMs: number): SimCatalog {
     const failure = update.failure as PlannedFailure;
+    if (failure.endState === 'Active') {
+      // Rolled back: the catalog's image fields stay those of `stored`, the image it had before the update.
+      return {
+        ...stored,
+        state: update.settledState,
+        subState: null,
+        statusMessage: failure.statusMessage ?? null,
+        warnings: [...(stored.warnings ?? []), failedUpdateWarning(update.image.name)],
+        transactionId: update.transactionId,
+        lastModifiedTime: iso(failAtMs),
+      };
+    }
     return {
       ...stored,
       state: 'Error',
-      subState: failure.subState,
+      subState: failure.subState ?? null,
       statusMessage: failure.statusMessage ?? `Updating the catalog to image ${update.image.name} failed.`,
       warnings: [...(stored.warnings ?? []), failedUpdateWarning(update.image.name)],
       taskCompletionPercentage: atPercent,
@@ -201,4 +268,12 @@ export class SimState {
       lastModifiedTime: iso(failAtMs),
     };
   }
+}
+
+/** What an update's `vdaUpdateDelay` leaves once it has finished: nothing for 0, a warning until restarts otherwise. */
+function pendingRestart(update: ImageUpdate): PendingRestart | undefined {
+  const delay = update.vdaUpdateDelay;
+  if (delay === 0) return undefined;
+  const waitMs = delay < 0 ? (update.machineRestartMs ?? Infinity) : delay * update.minuteMs;
+  return { warning: pendingVdaUpdateWarning(delay), untilMs: update.finishMs + waitMs };
 }

@@ -1,6 +1,15 @@
-// Every answer of the simulator that no source pins down (API.md marks these **unconfirmed**) lives here, so that when
-// the real behaviour is learnt only this file changes.
+// Every answer of the simulator that no source pins down lives here, so that when the real behaviour is learnt only
+// this file changes (docs/citrix-catalog-service.md describes what the sources do pin down).
+//
+// Settled by the audit of Citrix's sources (Quick Deploy OpenAPI, the Go SDK's client/auth.go, the Terraform provider,
+// the developer pages), and so served without a guess: a request whose Accept is not exactly `application/json` is
+// answered 406; a token request whose content type carries a parameter (`; charset=…`) is answered 400
+// `invalid_request`; an API path naming a customer the service does not know is answered 403 in the common error
+// model, not 404; token answers carry `X-Cws-TransactionId`; `citrixPrepared` must match the image; the US Gov token
+// flow (`POST /{customerId}/tokens/clients`, JSON in and out, `CWSAuth bearer=`); the `PendingVdaUpdate` warning after
+// an update whose machines restart later. What is still open is below, each with what the simulator does meanwhile.
 
+import { STATUS_CODES } from 'node:http';
 import type { SimCatalog, SimWarning } from './seed';
 
 /**
@@ -11,7 +20,7 @@ export function serviceError(message: string): { message: string } {
   return { message };
 }
 
-/** `$updateImage` on a catalog that is not `Active`/`InputRequired`: Citrix answers 400 or 409; API.md settles on 400. */
+/** `$updateImage` on a catalog that is not `Active`/`InputRequired`: Citrix answers 400 or 409; the simulator 400. */
 export const WRONG_STATE_STATUS = 400;
 
 /**
@@ -20,11 +29,67 @@ export const WRONG_STATE_STATUS = 400;
  */
 export const UNKNOWN_TOKEN_CUSTOMER_STATUS = 400;
 
+/** An API path naming another customer than the token's. Settled by the audit: 403, never 404. */
+export const UNKNOWN_CUSTOMER_STATUS = 403;
+
+/** The 403's body: the fields are Citrix's; whether the reason reads exactly so for every path is unconfirmed. */
+export function unknownCustomerBody(): Record<string, unknown> {
+  return {
+    type: 'https://errors-api.cloud.com/common/authorization',
+    detail: 'Access denied',
+    parameters: [{ name: 'reason', value: 'User is not authenticated for the specified resource' }],
+  };
+}
+
 /**
- * An API path naming another customer than the token's: answered 404 naming the customer. Citrix may answer 403
- * ("Access denied") instead, as it does for a wrong region.
+ * The 406 for an Accept other than exactly `application/json`: the status is Citrix Cloud's; the detail text is a
+ * guess, and so is refusing what only differs in case (`Application/JSON`), which the simulator does.
  */
-export const UNKNOWN_CUSTOMER_STATUS = 404;
+export function notAcceptableBody(): Record<string, unknown> {
+  return {
+    type: 'https://errors-api.cloud.com/common/notAcceptable',
+    detail: 'Must accept application/json media type',
+  };
+}
+
+/** The 400 for a token request with `; charset=…`: `invalid_request` is OAuth's; the description is a guess. */
+export const CHARSET_TOKEN_ERROR = {
+  error: 'invalid_request',
+  error_description: 'The Content-Type must be application/x-www-form-urlencoded, without parameters.',
+} as const;
+
+/**
+ * `$updateImage` without `citrixPrepared`: bound as `false`, the ASP.NET default for a missing boolean, and so refused
+ * for a Citrix-prepared image. That the mismatch is refused is settled; the status (400) and message are guesses.
+ */
+export const CITRIX_PREPARED_DEFAULT = false;
+
+export function citrixPreparedMismatch(image: { id: string; name: string; citrixPrepared: boolean }): string {
+  return image.citrixPrepared
+    ? `Template image ${image.name} (${image.id}) is a Citrix-prepared image: citrixPrepared must be true.`
+    : `Template image ${image.name} (${image.id}) is not a Citrix-prepared image: citrixPrepared must be false.`;
+}
+
+/** The CWS auth layer's error body, as the US Gov trust service and Citrix Cloud's auth layer answer. */
+export function cwsAuthError(message: string): { Error: { Message: string; Type: string } } {
+  return { Error: { Message: message, Type: 'CWSAuthException' } };
+}
+
+/**
+ * US Gov token flow (`POST /{customerId}/tokens/clients`). Its request and answer shapes are Citrix's; unconfirmed:
+ * - wrong credentials or an unknown customer: 401 with this exact body;
+ * - a content type other than exactly `application/json` (a `; charset=` too, as on the OAuth endpoint), a body that
+ *   is not a JSON object or lacks ClientId/ClientSecret: 400 in the CWS shape;
+ * - property names bound case-insensitively, as ASP.NET does;
+ * - `ExpiresAt`: Citrix's Go SDK reads it as seconds from now, so the simulator answers the token lifetime in
+ *   seconds; it may instead be an absolute time (epoch seconds), which a client reading it as a lifetime would
+ *   take for decades.
+ */
+export const GOV_WRONG_CREDENTIALS = { status: 401, body: cwsAuthError('Invalid client id or client secret.') };
+export const GOV_BAD_REQUEST_STATUS = 400;
+
+/** `ExpiresAt` of a US Gov token answer, for a token that lives `ttlSeconds`. */
+export const govExpiresAt = (ttlSeconds: number): number => ttlSeconds;
 
 /**
  * The order of sub-states while an image update is `Processing`, each taking a quarter of the time. The names are
@@ -37,7 +102,11 @@ export const PROCESSING_SUB_STATES = [
   'ProcessingVdaUpdatingCitrixServers',
 ] as const;
 
-/** The warning a failed image update leaves on the catalog (type and text are guesses). */
+/**
+ * The warning a failed image update leaves on the catalog (type and text are guesses). Unconfirmed too is what a
+ * failed update ends in: `Error`, or `Active` on the previous image with this warning (the `failNextUpdate` fault's
+ * `endState` picks one).
+ */
 export function failedUpdateWarning(imageName: string): SimWarning {
   return {
     type: 'ImageRollback',
@@ -46,6 +115,26 @@ export function failedUpdateWarning(imageName: string): SimWarning {
     isError: true,
   };
 }
+
+/**
+ * The warning an update with `vdaUpdateDelay` -1 or N > 0 leaves until the machines have restarted. The type is
+ * Citrix's; the texts and `isDismissible` are guesses, and so is the catalog's `subState` meanwhile: the simulator
+ * leaves it null rather than invent a sub-state Citrix may not have.
+ */
+export function pendingVdaUpdateWarning(vdaUpdateDelay: number): SimWarning {
+  return {
+    type: 'PendingVdaUpdate',
+    isDismissible: false,
+    warningMessage:
+      vdaUpdateDelay < 0
+        ? 'Machines will update to the new image at their next restart.'
+        : `Machines will restart to update to the new image over the next ${vdaUpdateDelay} minutes.`,
+    isError: false,
+  };
+}
+
+/** `vdaUpdateDelay` left out of `$updateImage`: -1 (each machine at its next shutdown), the documented default. */
+export const DEFAULT_VDA_UPDATE_DELAY = -1;
 
 /**
  * `GET .../catalogs/{id}/updateStatus`, the resource the 202's `location` header names, is absent from the spec;
@@ -63,14 +152,17 @@ export function updateStatusBody(catalog: SimCatalog, startedAt: string | null):
 }
 
 /**
- * Default bodies for injected status faults: the Citrix Cloud common error model, with the `type` names from Citrix's
- * "common error codes" page. Whether the catalog service's gateway uses them for every status is unknown.
+ * The Citrix Cloud common error model's `type` names, from Citrix's "common error codes" page. Which of them the
+ * catalog service's gateway uses for which status is unknown. A status missing here borrows the name of its class
+ * (400 for 4xx, 500 otherwise), so that no body names a type Citrix does not have.
  */
 const COMMON_ERROR_TYPES: Record<number, [type: string, detail: string]> = {
   400: ['invalidJson', 'Bad request'],
   401: ['authentication', 'Missing or invalid authentication details'],
   403: ['authorization', 'Access denied'],
   404: ['notFound', 'Not found'],
+  406: ['notAcceptable', 'Not acceptable'],
+  415: ['unsupportedMediaType', 'Must use application/json media type'],
   429: ['rateLimitExceeded', 'Rate limit exceeded'],
   500: ['internalServerError', 'Internal server error'],
   501: ['notImplemented', 'Not implemented'],
@@ -79,16 +171,54 @@ const COMMON_ERROR_TYPES: Record<number, [type: string, detail: string]> = {
   504: ['gatewayTimeout', 'Gateway timeout'],
 };
 
-export function commonErrorBody(status: number, retryDelaySeconds?: number): Record<string, unknown> {
-  const [type, detail] = COMMON_ERROR_TYPES[status] ?? ['error', `HTTP ${status}`];
-  const body: Record<string, unknown> = { type: `https://errors-api.cloud.com/common/${type}`, detail };
-  if (retryDelaySeconds !== undefined) {
-    body.detail = `${detail}; try again in ${retryDelaySeconds} seconds`;
-    body.parameters = [{ name: 'retryDelay', value: String(retryDelaySeconds) }];
-  }
-  return body;
+function commonErrorType(status: number): [type: string, detail: string] {
+  const known = COMMON_ERROR_TYPES[status];
+  if (known) return known;
+  const [type] = COMMON_ERROR_TYPES[status >= 400 && status < 500 ? 400 : 500] as [string, string];
+  return [type, `HTTP ${status}`];
 }
 
-// Tolerated because Citrix's reaction is unknown: a `; charset=` suffix on the token request's content type (Citrix
-// warns that it "causes trouble"), and `$updateImage` without `?async=true` (required by the how-to page, absent from
-// the spec). The request log keeps the query string, so tests can check that the client sent `async=true`.
+export type ErrorShape = 'service' | 'common' | 'auth' | 'text';
+
+export interface ErrorBodyOptions {
+  /** @default 'common' */
+  shape?: ErrorShape;
+  retryDelaySeconds?: number;
+  /** Where the common model carries `retryDelay`: `[{"name":"retryDelay","value":"N"}]` or `{"retryDelay":"N"}`. */
+  retryDelayAs?: 'array' | 'object';
+}
+
+/**
+ * Default bodies for injected status faults, in the three shapes Citrix's services answer (the catalog service's flat
+ * `message`, the common model, the CWS auth layer's `Error`) or, as gateways often do, plain text. Which layer answers
+ * which status, and the texts, are guesses; the shapes are Citrix's. A string is sent as text/plain.
+ */
+export function errorBody(status: number, options: ErrorBodyOptions = {}): string | Record<string, unknown> {
+  const { shape = 'common', retryDelaySeconds, retryDelayAs = 'array' } = options;
+  const [type, typeDetail] = commonErrorType(status);
+  const detail =
+    retryDelaySeconds === undefined ? typeDetail : `${typeDetail}; try again in ${retryDelaySeconds} seconds`;
+  switch (shape) {
+    case 'service':
+      return serviceError(detail);
+    case 'auth':
+      return cwsAuthError(detail);
+    case 'text':
+      return `${status} ${STATUS_CODES[status] ?? 'Error'}${retryDelaySeconds === undefined ? '' : `: ${detail}`}`;
+    case 'common': {
+      const body: Record<string, unknown> = { type: `https://errors-api.cloud.com/common/${type}`, detail };
+      if (retryDelaySeconds !== undefined) {
+        const value = String(retryDelaySeconds);
+        body.parameters = retryDelayAs === 'object' ? { retryDelay: value } : [{ name: 'retryDelay', value }];
+      }
+      return body;
+    }
+  }
+}
+
+/** The statuses a gateway in front of the service answers without a `citrix-transactionId` (by default). */
+export const GATEWAY_STATUSES: ReadonlySet<number> = new Set([429, 502, 504]);
+
+// Tolerated because Citrix's reaction is unknown: `$updateImage` without `?async=true` (required by the how-to page,
+// absent from the spec). The request log keeps the query string, so tests can check that the client sent
+// `async=true`.
