@@ -11,6 +11,7 @@ import {
 } from './citrix';
 import { parseBindAddress } from './observability/health';
 import { DEFAULT_TASK_QUEUE } from './shared';
+import { PRODUCT_VERSION } from './shared/version';
 
 type Env = Record<string, string | undefined>;
 
@@ -274,6 +275,7 @@ function parseCitrix(env: Env, problems: string[]): CitrixConfig | undefined {
       tokenUrl: e.CITRIX_TOKEN_URL,
       requestTimeoutMs: e.CITRIX_REQUEST_TIMEOUT_MS,
       maxConnections: e.CITRIX_MAX_CONNECTIONS,
+      userAgent: `catalog-rollout/${PRODUCT_VERSION}`,
     },
     postRetrySettleMs: e.CITRIX_POST_RETRY_SETTLE_MS,
   };

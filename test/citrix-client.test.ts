@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import {
   CitrixAuthError,
-  type CitrixClient,
+  CitrixClient,
   CitrixError,
   CitrixInvalidArgumentError,
   CitrixNetworkError,
@@ -135,6 +135,48 @@ describe('CitrixClient against the Catalog Service simulator', () => {
     await assert.rejects(citrix.getCatalog(catalogs.finance), (error: unknown) => {
       assert.ok(error instanceof CitrixNetworkError);
       assert.equal((error as CitrixError).retryable, true);
+      return true;
+    });
+  });
+
+  test('a US Gov tenant gets its token from the trust service as JSON and calls with CWSAuth', async () => {
+    const gov = new CitrixClient({ ...simulator.govClientOptions(), requestTimeoutMs: 5_000 });
+    try {
+      assert.equal(gov.authFlow, 'cctrust');
+      assert.equal((await gov.getCatalog(catalogs.finance)).id, catalogs.finance);
+      const [token] = calls('token');
+      assert.equal(token?.status, 200);
+      assert.equal(token?.path, new URL(simulator.govTokenUrl).pathname);
+    } finally {
+      await gov.close();
+    }
+    assert.equal(
+      new CitrixClient({ ...simulator.clientOptions(), tokenUrl: undefined, apiBaseUrl: undefined, region: 'us-gov' })
+        .tokenUrl,
+      `https://trust.citrixworkspacesapi.us/${simulator.customerId}/tokens/clients`,
+    );
+  });
+
+  test('a refused US Gov login is an auth error that quotes nothing of the answer', async () => {
+    const wrong = new CitrixClient({ ...simulator.govClientOptions(), clientSecret: 'wrong-gov-secret-0123' });
+    await assert.rejects(wrong.getCatalog(catalogs.finance), (error: unknown) => {
+      assert.ok(error instanceof CitrixAuthError);
+      assert.match(error.message, /refused the API client credentials/);
+      assert.ok(!error.message.includes('wrong-gov-secret'));
+      return true;
+    });
+    await wrong.close();
+  });
+
+  test('reads retryDelay from an object-shaped parameters, and a gateway 429 without a transaction id', async () => {
+    await citrix.getSiteId();
+    simulator.addFault({
+      match: { operation: 'catalog' },
+      action: { type: 'status', status: 429, retryDelaySeconds: 6, retryDelayAs: 'object' },
+    });
+    await assert.rejects(citrix.getCatalog(catalogs.finance), (error: unknown) => {
+      assert.equal((error as CitrixError).retryAfterMs, 6_000);
+      assert.equal((error as CitrixError).transactionId, undefined, 'a gateway 429 carries no transaction id');
       return true;
     });
   });

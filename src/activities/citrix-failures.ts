@@ -9,12 +9,21 @@ export function errorDetails(error: unknown): unknown[] {
   return [{ code: error.code, status: error.status, transactionId: error.transactionId, url: error.url }];
 }
 
-const FAILURE_TYPE_BY_CODE: Partial<Record<CitrixErrorCode, FailureType>> = {
+/**
+ * The failure type of each client error code. Whether it is retried comes from the client's `RETRYABLE` table; the
+ * non-retryable types are exactly those in `NON_RETRYABLE_FAILURES` (a test holds the three together).
+ */
+export const FAILURE_TYPE_BY_CODE: Readonly<Record<CitrixErrorCode, FailureType>> = {
   CITRIX_INVALID_ARGUMENT: FailureType.InvalidInput,
   CITRIX_AUTH: FailureType.CitrixAuthFailed,
   CITRIX_FORBIDDEN: FailureType.CitrixForbidden,
+  CITRIX_NOT_FOUND: FailureType.CitrixNotFound,
   CITRIX_BAD_REQUEST: FailureType.CitrixRejected,
   CITRIX_INVALID_RESPONSE: FailureType.CitrixInvalidResponse,
+  CITRIX_RATE_LIMITED: FailureType.CitrixUnavailable,
+  CITRIX_SERVER_ERROR: FailureType.CitrixUnavailable,
+  CITRIX_NETWORK: FailureType.CitrixUnavailable,
+  CITRIX_TIMEOUT: FailureType.CitrixUnavailable,
 };
 
 /**
@@ -26,26 +35,18 @@ export function toApplicationFailure(error: unknown): ApplicationFailure {
   if (!(error instanceof CitrixError)) {
     return ApplicationFailure.create({ message: String((error as Error)?.message ?? error), type: 'UnexpectedError' });
   }
-  const permanentType = FAILURE_TYPE_BY_CODE[error.code];
-  if (permanentType) {
-    return ApplicationFailure.nonRetryable(
-      `${error.message}${ADVICE[error.code] ?? ''}`,
-      permanentType,
-      ...errorDetails(error),
-    );
-  }
-  return ApplicationFailure.create({
-    message: error.message,
-    type: FailureType.CitrixUnavailable,
-    details: errorDetails(error),
-    nextRetryDelay: error.retryAfterMs,
-  });
+  const type = FAILURE_TYPE_BY_CODE[error.code];
+  const message = `${error.message}${ADVICE[error.code] ?? ''}`;
+  if (!error.retryable) return ApplicationFailure.nonRetryable(message, type, ...errorDetails(error));
+  return ApplicationFailure.create({ message, type, details: errorDetails(error), nextRetryDelay: error.retryAfterMs });
 }
 
 /** Reads of a malformed or oversized answer, a second apart, before the call fails for good. */
 const INVALID_RESPONSE_TRIES = 3;
 
 const ADVICE: Partial<Record<CitrixErrorCode, string>> = {
+  CITRIX_NOT_FOUND:
+    ': check CITRIX_SITE_ID and the ids given (the starter\'s "catalogs" and "images" commands list them)',
   CITRIX_FORBIDDEN:
     ': the API client lacks the rights for this call, or the worker talks to the wrong Citrix Cloud region',
   CITRIX_INVALID_RESPONSE:

@@ -34,6 +34,16 @@ export const CITRIX_API_HOSTS = {
 } as const;
 export type CitrixRegion = keyof typeof CITRIX_API_HOSTS;
 
+/**
+ * How the client gets a token: `oauth`, the form-encoded client-credentials flow of `cctrustoauth2` that every
+ * commercial region serves; `cctrust`, the JSON flow of US Gov's trust service (`{ClientId, ClientSecret}` in,
+ * `{Token, ExpiresAt}` out), which US Gov tenants must use.
+ */
+export type CitrixAuthFlow = 'oauth' | 'cctrust';
+
+/** The token endpoint of US Gov tenants (Citrix's Terraform provider and Go SDK). */
+const US_GOV_TRUST_HOST = 'trust.citrixworkspacesapi.us';
+
 export interface CitrixClientOptions {
   /** The Citrix Cloud customer id (shown in Citrix Cloud under Identity and Access Management > API Access). */
   customerId: string;
@@ -53,9 +63,14 @@ export interface CitrixClientOptions {
   apiBaseUrl?: string;
   /**
    * Token endpoint.
-   * @default `https://api.cloud.com/cctrustoauth2/{customerId}/tokens/clients` (the region's host)
+   * @default `https://api.cloud.com/cctrustoauth2/{customerId}/tokens/clients` (the region's host); for `us-gov`,
+   * `https://trust.citrixworkspacesapi.us/{customerId}/tokens/clients`
    */
   tokenUrl?: string;
+  /** @default 'cctrust' for the `us-gov` region or a token URL on its trust host, else 'oauth' */
+  authFlow?: CitrixAuthFlow;
+  /** Sent as `User-Agent`, so that Citrix's logs tell this tool's calls apart. @default 'catalog-rollout' */
+  userAgent?: string;
   /** The site to work in. Discovered with `GET /{customerId}/sites` when the customer has exactly one. */
   siteId?: string;
   /**
@@ -149,6 +164,8 @@ export class CitrixClient {
   readonly customerId: string;
   readonly apiBaseUrl: string;
   readonly tokenUrl: string;
+  readonly authFlow: CitrixAuthFlow;
+  readonly #userAgent: string;
   readonly #clientId: string;
   readonly #clientSecret: string;
   readonly #redactor: SecretRedactor;
@@ -186,8 +203,16 @@ export class CitrixClient {
     this.#redactor.add(options.clientSecret);
     this.#shapes = responseShapes(this.#redactor);
     this.apiBaseUrl = (options.apiBaseUrl ?? `https://${host}/catalogservice`).replace(/\/+$/, '');
+    const customer = encodeURIComponent(options.customerId);
     this.tokenUrl =
-      options.tokenUrl ?? `https://${host}/cctrustoauth2/${encodeURIComponent(options.customerId)}/tokens/clients`;
+      options.tokenUrl ??
+      (options.region === 'us-gov'
+        ? `https://${US_GOV_TRUST_HOST}/${customer}/tokens/clients`
+        : `https://${host}/cctrustoauth2/${customer}/tokens/clients`);
+    this.authFlow =
+      options.authFlow ??
+      (options.region === 'us-gov' || new URL(this.tokenUrl).hostname === US_GOV_TRUST_HOST ? 'cctrust' : 'oauth');
+    this.#userAgent = options.userAgent ?? 'catalog-rollout';
     for (const [name, url] of [
       ['apiBaseUrl', this.apiBaseUrl],
       ['tokenUrl', this.tokenUrl],
@@ -344,19 +369,32 @@ export class CitrixClient {
    * secret. An error says the status and, for a refusal, the OAuth `error` code when it is one of the standard ones.
    */
   private async fetchToken(): Promise<CachedToken> {
-    const form = new URLSearchParams({
-      grant_type: 'client_credentials',
-      client_id: this.#clientId,
-      client_secret: this.#clientSecret,
-    });
+    const oauth = this.authFlow === 'oauth';
+    const body = oauth
+      ? new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: this.#clientId,
+          client_secret: this.#clientSecret,
+        }).toString()
+      : JSON.stringify({ ClientId: this.#clientId, ClientSecret: this.#clientSecret });
     const response = await this.http('POST', this.tokenUrl, 'token', {
-      // Citrix warns that a `; charset=` suffix on this content type breaks the token endpoint.
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: form.toString(),
+      // Citrix warns that a `; charset=` suffix on the form's content type breaks the token endpoint.
+      headers: {
+        'content-type': oauth ? 'application/x-www-form-urlencoded' : 'application/json',
+        accept: 'application/json',
+        'user-agent': this.#userAgent,
+      },
+      body,
       maxBytes: MAX_RESPONSE_BYTES.token,
     });
-    const details: CitrixErrorDetails = { method: 'POST', url: this.tokenUrl, status: response.status };
-    const answered = `POST ${this.tokenUrl} answered ${response.status}`;
+    const trace = this.#redactor.excerpt(headerValue(response.headers['x-cws-transactionid']) ?? '', 64);
+    const details: CitrixErrorDetails = {
+      method: 'POST',
+      url: this.tokenUrl,
+      status: response.status,
+      transactionId: trace || undefined,
+    };
+    const answered = `POST ${this.tokenUrl} answered ${response.status}${trace ? ` (X-Cws-TransactionId ${trace})` : ''}`;
     if (response.status === 400 || response.status === 401 || response.status === 403) {
       const code = oauthErrorCode(response.body);
       throw new CitrixAuthError(
@@ -372,21 +410,23 @@ export class CitrixClient {
         retryAfterMs: retryAfterMs(response.headers, undefined),
       });
     }
-    const body = response.body as { access_token?: unknown; expires_in?: unknown } | null;
-    // Citrix's sample answers `expires_in` as a string of seconds; accept a number too.
-    const expiresInSeconds = Number(body?.expires_in ?? 3600);
-    if (!body || typeof body.access_token !== 'string' || !body.access_token || !Number.isFinite(expiresInSeconds)) {
+    const answer = (response.body ?? {}) as Record<string, unknown>;
+    // OAuth: `access_token` and `expires_in`, a string of seconds in Citrix's sample (a number is accepted too).
+    // US Gov's trust service: `Token` and `ExpiresAt`, seconds from now as Citrix's Go SDK reads it.
+    const value = oauth ? answer['access_token'] : answer['Token'];
+    const expiresInSeconds = Number((oauth ? answer['expires_in'] : answer['ExpiresAt']) ?? 3600);
+    if (typeof value !== 'string' || !value || !Number.isFinite(expiresInSeconds)) {
       throw new CitrixInvalidResponseError(
         `${answered} without an access token and its lifetime: check CITRIX_TOKEN_URL`,
         details,
       );
     }
-    this.#redactor.add(body.access_token);
+    this.#redactor.add(value);
     const lifetimeMs = Math.min(
       Math.max(expiresInSeconds * 1000, this.tokenRefreshMarginMs + MIN_TOKEN_REUSE_MS),
       MAX_TOKEN_LIFETIME_MS,
     );
-    const token = { value: body.access_token, expiresAtMs: Date.now() + lifetimeMs };
+    const token = { value, expiresAtMs: Date.now() + lifetimeMs };
     this.#token = token;
     return token;
   }
@@ -406,7 +446,9 @@ export class CitrixClient {
 
   private exchange(spec: RequestSpec, token: string): Promise<Exchanged> {
     const headers: Record<string, string> = {
-      authorization: `CwsAuth Bearer=${token}`,
+      // The scheme as each flow's Citrix samples write it; Citrix matches it case-insensitively.
+      authorization: this.authFlow === 'oauth' ? `CwsAuth Bearer=${token}` : `CWSAuth bearer=${token}`,
+      'user-agent': this.#userAgent,
       accept: 'application/json',
       'citrix-transactionid': spec.transactionId ?? randomUUID(),
     };
@@ -585,12 +627,18 @@ function retryAfterHeaderMs(header: string | undefined): number | undefined {
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
 }
 
+/** `retryDelay` (seconds) from the common error model's `parameters`: a list of `{name, value}`, or an object. */
 function retryDelayMs(body: unknown): number | undefined {
   const parameters = (body as { parameters?: unknown } | undefined)?.parameters;
-  if (!Array.isArray(parameters)) return undefined;
-  const delay = parameters.find((p: { name?: unknown }) => p?.name === 'retryDelay') as { value?: unknown } | undefined;
-  const seconds = Number(delay?.value);
-  return delay && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+  let value: unknown;
+  if (Array.isArray(parameters)) {
+    value = (parameters.find((p: { name?: unknown }) => p?.name === 'retryDelay') as { value?: unknown } | undefined)
+      ?.value;
+  } else if (parameters && typeof parameters === 'object') {
+    value = (parameters as Record<string, unknown>)['retryDelay'];
+  }
+  const seconds = Number(value);
+  return value !== undefined && value !== null && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
 }
 
 function errorForStatus(status: number, message: string, details: CitrixErrorDetails): CitrixError {

@@ -50,18 +50,29 @@ export class CitrixError extends Error {
     this.retryAfterMs = details.retryAfterMs;
   }
 
-  /** Whether sending the same request again later can succeed. */
+  /** Whether sending the same request again later can succeed (`RETRYABLE`). */
   get retryable(): boolean {
-    return RETRYABLE_CODES.has(this.code);
+    return RETRYABLE[this.code];
   }
 }
 
-const RETRYABLE_CODES: ReadonlySet<CitrixErrorCode> = new Set([
-  'CITRIX_RATE_LIMITED',
-  'CITRIX_SERVER_ERROR',
-  'CITRIX_NETWORK',
-  'CITRIX_TIMEOUT',
-]);
+/**
+ * Whether the same request may succeed later, per error code: the one table of retryability that the client, the
+ * activities' mapping onto Temporal and the workflows' retry policies all follow. A 404 is not retried (a wrong
+ * site or catalog id stays wrong); a malformed answer is read again a few times by the caller, then given up.
+ */
+export const RETRYABLE: Readonly<Record<CitrixErrorCode, boolean>> = {
+  CITRIX_INVALID_ARGUMENT: false,
+  CITRIX_AUTH: false,
+  CITRIX_FORBIDDEN: false,
+  CITRIX_NOT_FOUND: false,
+  CITRIX_BAD_REQUEST: false,
+  CITRIX_INVALID_RESPONSE: false,
+  CITRIX_RATE_LIMITED: true,
+  CITRIX_SERVER_ERROR: true,
+  CITRIX_NETWORK: true,
+  CITRIX_TIMEOUT: true,
+};
 
 export class CitrixInvalidArgumentError extends CitrixError {
   override name = 'CitrixInvalidArgumentError';
