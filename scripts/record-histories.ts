@@ -63,6 +63,21 @@ const scenarios: Scenario[] = [
         },
       }),
   },
+  { name: 'updated-restart-now', input: { ...base, catalogId: catalogs.sales, vdaUpdateDelayMinutes: 0 } },
+  {
+    name: 'rolled-back-by-citrix',
+    input: { ...base, catalogId: catalogs.engineering },
+    arrange: (sim) =>
+      sim.addFault({
+        match: { catalogId: catalogs.engineering },
+        action: {
+          type: 'failNextUpdate',
+          endState: 'Active',
+          atPercent: 0,
+          statusMessage: 'Image could not be applied',
+        },
+      }),
+  },
   {
     name: 'catalog-not-ready',
     input: { ...base, catalogId: catalogs.hr },
@@ -94,7 +109,7 @@ const scenarios: Scenario[] = [
     name: 'rollout-halted-rolled-back',
     input: {
       ...rollout,
-      catalogIds: [catalogs.finance, catalogs.engineering, catalogs.sales, catalogs.legal],
+      catalogIds: [catalogs.finance, catalogs.engineering, catalogs.sales, catalogs.hr],
       batchSize: 2,
       rollbackOnHalt: true,
     },

@@ -25,6 +25,9 @@ export function print(json: boolean, value: unknown, human: string): void {
 
 export async function withClient<T>(fn: (client: Client, taskQueue: string) => Promise<T>): Promise<T> {
   const config = loadTemporalConfig();
+  if (config.apiKey && config.tls === false) {
+    console.error('catalog-rollout: TEMPORAL_TLS=false sends the Temporal API key without TLS (a trusted proxy only)');
+  }
   const client = await connectClient(config);
   try {
     return await fn(client, config.taskQueue);

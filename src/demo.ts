@@ -49,7 +49,8 @@ async function main(): Promise<number> {
       `Citrix calls: ${requests.length} (${posts} $updateImage, ${requests.filter((r) => r.operation === 'catalog').length} catalog reads, ` +
         `${requests.filter((r) => r.operation === 'token').length} token); demo took ${((Date.now() - startedAt) / 1000).toFixed(1)} s`,
     );
-    return result.outcome === 'updated' && posts === 1 ? 0 : 1;
+    const onNewImage = result.outcome === 'updated' || result.outcome === 'imageAssigned';
+    return onNewImage && posts === 1 ? 0 : 1;
   } finally {
     await citrix.close();
     await simulator.close();

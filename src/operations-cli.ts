@@ -68,7 +68,7 @@ function addRolloutOptions(command: Command): Command {
     )
     .option('--warning-title <text>', 'title of the restart warning')
     .option('--warning-message <text>', 'restart warning (%m% = minutes left)')
-    .option('--citrix-prepared', 'the image is prepared by Citrix', false)
+    .option('--citrix-prepared', 'assert that the image is prepared by Citrix (by default the image says so itself)')
     .addOption(
       new Option('--poll-interval <duration>', 'how often each catalog is read (default 30s)').argParser(duration),
     )

@@ -76,6 +76,7 @@ export function describeProgress(progress: RolloutSummary): string {
     progress.phase.padEnd(16),
     `wave ${Math.min(progress.currentWave + 1, progress.waves.length)}/${progress.waves.length}`,
     `updated ${count('updated')}`,
+    `assigned ${count('imageAssigned')}`,
     `running ${count('running')}`,
     `failed ${count('failed')}`,
     `pending ${count('pending')}`,

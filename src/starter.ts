@@ -18,6 +18,7 @@ import {
   type UpdateCatalogImageInput,
   type UpdateCatalogImageRequest,
   catalogUpdateWorkflowId,
+  deadlineProblem,
   parseUpdateCatalogImageInput,
 } from './shared';
 import { statusQuery, updateCatalogImage } from './workflows';
@@ -43,6 +44,8 @@ export async function startCatalogUpdate(
   input: UpdateCatalogImageInput,
 ): Promise<StartedUpdate> {
   const request: UpdateCatalogImageRequest = parseUpdateCatalogImageInput(input);
+  const delayProblem = deadlineProblem(request);
+  if (delayProblem) throw new InvalidInputError([delayProblem]);
   const workflowId = catalogUpdateWorkflowId(request.catalogId);
   try {
     const handle = await client.workflow.start(updateCatalogImage, {
@@ -107,7 +110,7 @@ export function buildProgram(): Command {
     )
     .option('--warning-title <text>', 'title of the restart warning shown to users')
     .option('--warning-message <text>', 'restart warning shown to users (%m% = minutes left)')
-    .option('--citrix-prepared', 'the image is prepared by Citrix (not a customer image)', false)
+    .option('--citrix-prepared', 'assert that the image is prepared by Citrix (by default the image says so itself)')
     .addOption(
       new Option('--poll-interval <duration>', 'how often to read the catalog')
         .argParser(duration)
@@ -140,6 +143,8 @@ export function buildProgram(): Command {
         startTimeoutMs: options.startTimeout,
         requestedBy: options.requestedBy,
       });
+      const delayProblem = deadlineProblem(request);
+      if (delayProblem) throw new InvalidInputError([delayProblem]);
       await withClient(async (client, taskQueue) => {
         const { handle, attached } = await startCatalogUpdate(client, taskQueue, request);
         print(

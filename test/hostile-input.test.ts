@@ -139,6 +139,9 @@ describe('promises kept under hostile input', () => {
       assert.ok(!all.includes(form), 'an encoded client secret appears in the output');
     }
     console.log(`secrets: ${report.texts} texts (${report.chars} characters) checked for ${report.tokens} tokens`);
+    // The Rust core's lines are forwarded into the JSON log (and its redaction): no line bypasses it.
+    const notJson = workerOutput.split('\n').filter((line) => line.trim() && !isJson(line));
+    assert.deepEqual(notJson, [], 'every line the worker writes is a JSON log line');
   });
 
   test('a catastrophic name pattern neither stalls the worker nor hangs the rollout', async () => {
@@ -219,6 +222,15 @@ describe('promises kept under hostile input', () => {
       .catch(() => undefined);
   });
 });
+
+function isJson(line: string): boolean {
+  try {
+    JSON.parse(line);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 /** Headers at once, then one byte every half second: a receiver that never quite answers. */
 function trickle(res: ServerResponse): void {

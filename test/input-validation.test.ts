@@ -43,7 +43,7 @@ describe('workflow input rules', () => {
     assert.deepEqual(request, {
       catalogId,
       imageId: 'img-1',
-      citrixPrepared: false,
+      // No citrixPrepared default: the image decides it at validation.
       vdaUpdateDelayMinutes: -1,
       warningTitle: 'Restart tonight',
       pollIntervalMs: 30_000,
@@ -52,6 +52,28 @@ describe('workflow input rules', () => {
       checkInIntervalMs: 1_800_000,
     });
     assert.deepEqual(input, { catalogId, imageId: 'img-1', warningTitle: '  Restart tonight ' });
+  });
+
+  test('bound a rollout: explicit waves, catalogs per wave, exclusions', () => {
+    const id = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
+    const many = (n: number, from = 0) => Array.from({ length: n }, (_, i) => id(from + i));
+    const problems = problemsOf(() =>
+      parseRolloutInput({
+        imageId: 'img-1',
+        waves: [many(1_001), ...Array.from({ length: 500 }, (_, i) => [id(10_000 + i)])],
+        excludeCatalogIds: many(5_001, 20_000),
+        batchSize: 2_000,
+      }),
+    );
+    assert.deepEqual(problems, [
+      'excludeCatalogIds: at most 5000 catalogs can be excluded',
+      'waves: at most 500 waves, 501 given',
+      'waves: at most 1000 catalogs in one wave',
+      'batchSize: at most 1000 catalogs in one wave',
+    ]);
+    assert.doesNotThrow(() =>
+      parseRolloutInput({ imageId: 'img-1', allCatalogs: true, batchSize: 2_000 }, { limits: false }),
+    );
   });
 
   test('refuse a missing field and a value that is not an object', () => {

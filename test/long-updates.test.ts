@@ -45,7 +45,7 @@ describe('hour-long updates on the time-skipping test server', () => {
     simulator.completeUpdate(catalogs.finance);
 
     const outcome = await result;
-    assert.equal(outcome.outcome, 'updated');
+    assert.equal(outcome.outcome, 'imageAssigned');
     assert.ok(outcome.polls >= sixHoursOfPolls, `polled ${outcome.polls} times`);
     const { events } = await handle.fetchHistory();
     assert.ok(events && events.length < 200, `history has ${events?.length} events for ${outcome.polls} polls`);

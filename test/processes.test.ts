@@ -91,7 +91,7 @@ describe('the worker and the starter as the processes an operator runs', () => {
     const second = await startWorkerProcess();
 
     const result = await handle.result();
-    assert.equal(result.outcome, 'updated');
+    assert.equal(result.outcome, 'imageAssigned');
     assert.equal(acceptedPosts(simulator), 1);
 
     second.kill('SIGTERM');
@@ -129,7 +129,7 @@ describe('the worker and the starter as the processes an operator runs', () => {
     );
     const result = events.at(-1);
     assert.equal(result.event, 'result');
-    assert.equal(result.outcome, 'updated');
+    assert.equal(result.outcome, 'imageAssigned');
 
     const status = await starter('status', catalogs.sales, '--json');
     assert.equal(status.code, 0, status.stderr);

@@ -147,12 +147,14 @@ describe('the worker as the container image runs it (compiled, prebuilt bundle, 
 
     const second = await startProductionWorker();
     const result = await handle.result();
-    assert.equal(result.outcome, 'updated');
+    assert.equal(result.outcome, 'imageAssigned');
     assert.equal(acceptedPosts(simulator), 1, 'the restarted worker did not post the update again');
 
     const finished = await eventually(async () => {
       const text = await (await fetch(second.metricsUrl)).text();
-      return sample(text, `${METRIC_NAMES.catalogUpdateDuration}_count`, { outcome: 'updated' }) ? text : undefined;
+      return sample(text, `${METRIC_NAMES.catalogUpdateDuration}_count`, { outcome: 'imageAssigned' })
+        ? text
+        : undefined;
     });
     assert.equal(sample(finished, METRIC_NAMES.workflowsCompleted, { workflow_type: 'updateCatalogImage' }), 1);
     assert.ok(sample(finished, METRIC_NAMES.citrixRequests, { operation: 'catalogs/{catalogId}', status: '200' })! > 0);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -78,11 +78,12 @@ describe('the rollout, list, history and schedule commands', () => {
     assert.equal(exported.code, 0, exported.stderr);
     const history = JSON.parse(await readFile(file, 'utf8'));
     assert.equal(history.events[0].eventType, 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
+    assert.equal((await stat(file)).mode & 0o777, 0o600, 'a history is readable by its owner only');
   });
 
   test('a rollout that halts makes rollout start --wait exit non-zero with the reason', async () => {
     simulator.addFault({
-      match: { catalogId: catalogs.legal },
+      match: { catalogId: catalogs.sales },
       action: { type: 'failNextUpdate', subState: 'ErrorMasterImageVerificationFailed' },
     });
     const run = await cli(
@@ -93,7 +94,7 @@ describe('the rollout, list, history and schedule commands', () => {
       '--image',
       images.win11Dec,
       '--catalogs',
-      `${catalogs.legal},${catalogs.hr}`,
+      `${catalogs.sales},${catalogs.hr}`,
       '--canary',
       '1',
       '--poll-interval',
@@ -102,7 +103,7 @@ describe('the rollout, list, history and schedule commands', () => {
     );
     assert.equal(run.code, 1);
     assert.match(run.stderr, /halted: 1 catalog\(s\) failed/);
-    assert.match(run.stdout, /failed\s+Legal/);
+    assert.match(run.stdout, /failed\s+Sales/);
     assert.equal(acceptedPosts(simulator, catalogs.hr), 0, 'the wave after the failed canary never started');
     const failed = await cli('list', '--failed', '--type', 'rollout', '--json');
     assert.ok(JSON.parse(failed.stdout).some((w: { workflowId: string }) => w.workflowId === 'rollout-cli-halt'));

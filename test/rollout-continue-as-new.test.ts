@@ -1,7 +1,7 @@
-import { catalogsOf } from '../src/shared/rollout';
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startRollout } from '../src/operations';
+import { catalogsOf } from '../src/shared/rollout';
 import { SEED_IDS } from '../src/simulator';
 import { acceptedPosts, quietTemporalLogs, seedWithCatalogs } from './helpers';
 import { startStack, type TestStack } from './stack';
@@ -42,7 +42,9 @@ describe('a rollout that continues as new between waves', () => {
     assert.equal(result.phase, 'completed');
     assert.equal(result.waves.length, 6);
     assert.ok(result.waves.every((wave) => wave.state === 'done'));
-    assert.ok(catalogsOf(result).every((c) => c.state === 'updated' && c.previousImageId === SEED_IDS.images.win11Oct));
+    assert.ok(
+      catalogsOf(result).every((c) => c.state === 'imageAssigned' && c.previousImageId === SEED_IDS.images.win11Oct),
+    );
     assert.equal(acceptedPosts(simulator), 6, 'no catalog was posted to again after continuing as new');
   });
 });

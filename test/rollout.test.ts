@@ -74,8 +74,8 @@ describe('rolloutImage across many catalogs', () => {
       result.waves.map((w) => w.catalogCount),
       [1, 5, 4],
     );
-    assert.ok(catalogsOf(result).every((c) => c.state === 'updated'));
-    assert.deepEqual(result.counts, { updated: 10 });
+    assert.ok(catalogsOf(result).every((c) => c.state === 'imageAssigned'));
+    assert.deepEqual(result.counts, { imageAssigned: 10 });
     for (const id of targets) assert.equal(acceptedPosts(simulator, id), 1);
     // Times per catalog are in the progress query (the result keeps only ids and outcomes).
     const detail = await handle.query(progressQuery);
@@ -145,7 +145,7 @@ describe('rolloutImage across many catalogs', () => {
     await eventually(
       async () => {
         const progress = await progressOf(handle);
-        return progress?.catalogs.filter((c) => c.state === 'updated').length === 1 ? true : undefined;
+        return progress?.catalogs.filter((c) => c.state === 'imageAssigned').length === 1 ? true : undefined;
       },
       20_000,
       'the in-flight catalog to finish',
@@ -169,7 +169,7 @@ describe('rolloutImage across many catalogs', () => {
     const result = await handle.result();
     assert.equal(result.phase, 'aborted');
     assert.match(result.reason ?? '', /change freeze/);
-    assert.equal(catalogsOf(result)[0]!.state, 'updated');
+    assert.equal(catalogsOf(result)[0]!.state, 'imageAssigned');
     assert.ok(
       catalogsOf(result)
         .slice(1)
@@ -260,9 +260,47 @@ describe('rolloutImage across many catalogs', () => {
 
     const retried = await retryWorkflow(env.client, handle.workflowId);
     const result = await env.client.workflow.getHandle(retried.workflowId).result();
-    assert.equal(result.outcome, 'updated');
+    assert.equal(result.outcome, 'imageAssigned');
     assert.equal(result.imageId, images.win11Dec);
     await assert.rejects(retryWorkflow(env.client, handle.workflowId), /only a failed/);
+
+    // A workflow of another application on the same server is not this tool's to restart.
+    const foreign = await env.client.workflow.start('chargeCustomer', {
+      taskQueue: 'billing',
+      workflowId: 'billing-1',
+    });
+    await foreign.terminate('not ours');
+    await assert.rejects(retryWorkflow(env.client, 'billing-1'), /retry restarts only catalog updates and rollouts/);
+  });
+
+  test('a rollback to an image of the other kind sends the citrixPrepared flag of that image', async () => {
+    // Forward to a Citrix-prepared image, back to a customer image: the simulator refuses a flag that does not match.
+    const forward = await rollout({
+      rolloutId: 'to-citrix',
+      imageId: images.citrixWin11,
+      catalogIds: ids.slice(8, 10),
+    });
+    assert.equal((await forward.result()).phase, 'completed');
+    const restore = await startRollout(env.client, TASK_QUEUE, {
+      rolloutId: 'to-citrix-restore',
+      restoreRolloutId: 'to-citrix',
+      canaryCount: 0,
+      pollIntervalMs: 1_000,
+    });
+    const restored = await restore.result();
+    assert.equal(restored.phase, 'completed');
+    assert.deepEqual(restored.counts, { imageAssigned: 2 });
+    for (const id of ids.slice(8, 10)) assert.equal((await citrix.getCatalog(id)).imageId, images.win11Oct);
+  });
+
+  test('a 404 from the catalog list (a wrong site) fails the rollout at once instead of retrying', async () => {
+    simulator.addFault({ match: { operation: 'catalogs' }, times: null, action: { type: 'status', status: 404 } });
+    const started = Date.now();
+    const failure = await failureOf((await rollout({ allCatalogs: true, dryRun: true })).result());
+    assert.equal(failure.type, 'CitrixNotFound');
+    assert.match(failure.message, /check CITRIX_SITE_ID/);
+    assert.equal(simulator.requests().filter((r) => r.operation === 'catalogs').length, 1, 'not retried');
+    assert.ok(Date.now() - started < 10_000);
   });
 
   test('a schedule starts a rollout when triggered, with the newest image matching a pattern', async () => {

@@ -120,7 +120,8 @@ describe('a Temporal server stopped mid-wait and started again from its database
   test(`the update completes with one post after the server comes back, and the worker reconnects by itself (${rounds} restarts)`, async () => {
     let correct = 0;
     let duplicatePosts = 0;
-    const catalogIds = Object.values(catalogs);
+    // Legal is a single-session catalog: the multi-session November image does not fit it.
+    const catalogIds = Object.values(catalogs).filter((id) => id !== catalogs.legal);
     for (let round = 0; round < rounds; round++) {
       const catalogId = catalogIds[round % catalogIds.length]!;
       // The server of the previous round (or of `before`) may still run: start one only when none does, since a
@@ -145,7 +146,7 @@ describe('a Temporal server stopped mid-wait and started again from its database
       const result = await client.workflow.getHandle<typeof updateCatalogImage>(handle.workflowId).result();
       const posts = acceptedPosts(simulator, catalogId);
       duplicatePosts += Math.max(0, posts - 1);
-      if (result.outcome === 'updated' && posts === 1) correct++;
+      if (result.outcome === 'imageAssigned' && posts === 1) correct++;
       assert.equal(worker?.exitCode, null, 'the worker survived the restart');
       if (round === rounds - 1) {
         const report = secrets.assertNoSecrets([

@@ -128,7 +128,7 @@ describe('updates complete with a workflow cache of 0 to 3, replaying the histor
       }
       const { size, kind, catalogId, result, runs } = outcome.value;
       const posts = acceptedPosts(simulator, catalogId);
-      if (result.outcome === 'updated' && posts === 1) correct++;
+      if (result.outcome === 'imageAssigned' && posts === 1) correct++;
       else problems.push(`cache ${size} ${kind}: ${result.outcome}, ${posts} posts`);
       if (kind === 'long wait') notes.push(`cache ${size}: ${result.polls} polls, ${runs} runs`);
     }

@@ -44,7 +44,7 @@ describe('updateCatalogImage against a Temporal dev server and the Catalog Servi
     const { handle } = await update({ catalogId: catalogs.finance });
     const result = await handle.result();
 
-    assert.equal(result.outcome, 'updated');
+    assert.equal(result.outcome, 'imageAssigned');
     assert.equal(result.previousImageId, images.win11Oct);
     assert.ok(result.transactionId, 'the result carries the Citrix transaction id');
     assert.ok(result.polls > 0);
@@ -70,7 +70,7 @@ describe('updateCatalogImage against a Temporal dev server and the Catalog Servi
     assert.match(seen.subState ?? '', /^Processing/);
     assert.equal(typeof seen.percentComplete, 'number');
     assert.ok(seen.transactionId);
-    assert.equal((await handle.result()).outcome, 'updated');
+    assert.equal((await handle.result()).outcome, 'imageAssigned');
   });
 
   test('finishes at once as already current when the catalog runs the image, posting nothing', async () => {
@@ -95,8 +95,76 @@ describe('updateCatalogImage against a Temporal dev server and the Catalog Servi
     assert.equal(failure.type, 'CatalogUpdateFailed');
     assert.match(failure.message, /ErrorMasterImageProvisioningFailed/);
     assert.match(failure.message, /Disk copy failed/);
-    assert.match(failure.message, /citrix-transactionId [0-9a-f-]{36}/);
+    const post = simulator.requests().find((r) => r.operation === 'updateImage')!;
+    assert.match(failure.message, new RegExp(`citrix-transactionId of the update ${post.transactionId}`));
     assert.equal(acceptedPosts(simulator), 1);
+  });
+
+  test('reports "updated" only when Citrix restarted the machines, "imageAssigned" when they take it later', async () => {
+    const now = await (await update({ catalogId: catalogs.finance, vdaUpdateDelayMinutes: 0 })).handle.result();
+    assert.equal(now.outcome, 'updated');
+    assert.match(now.message, /Citrix restarted its machines onto it/);
+
+    const later = await (await update({ catalogId: catalogs.engineering })).handle.result();
+    assert.equal(later.outcome, 'imageAssigned', 'vdaUpdateDelay -1: machines update at their next shutdown');
+    assert.match(later.message, /has image .* assigned: its machines take it at their next restart/);
+
+    simulator.patchCatalog(catalogs.hr, { allocationType: 'Permanent' });
+    const kept = await (await update({ catalogId: catalogs.hr, vdaUpdateDelayMinutes: 0 })).handle.result();
+    assert.equal(kept.outcome, 'imageAssigned', 'a persistent catalog keeps its machines on their image');
+    assert.match(kept.message, /keeps its machines' disks/);
+  });
+
+  test('an update that Citrix rolls back between two polls fails at the next poll, quoting the post', async () => {
+    simulator.addFault({
+      match: { catalogId: catalogs.sales },
+      action: { type: 'failNextUpdate', endState: 'Active', atPercent: 0, statusMessage: 'Image could not be applied' },
+    });
+    const started = Date.now();
+    // Polls every 5 s: the update fails at once, so no poll ever sees it Processing.
+    const { handle } = await update({ catalogId: catalogs.sales, pollIntervalMs: 5_000 });
+    const failure = await failureOf(handle.result());
+    assert.equal(failure.type, 'CatalogUpdateFailed', 'not CatalogUpdateNeverStarted after the start timeout');
+    assert.match(failure.message, /ImageRollback/);
+    assert.match(failure.message, /Image could not be applied/);
+    const post = simulator.requests().find((r) => r.operation === 'updateImage')!;
+    assert.match(failure.message, new RegExp(`citrix-transactionId of the update ${post.transactionId}`));
+    assert.ok(Date.now() - started < 30_000, 'the first poll that shows the rollback is the verdict');
+    assert.equal((await citrix.getCatalog(catalogs.sales)).imageId, images.win11Oct, 'Citrix kept the old image');
+  });
+
+  test('the post carries citrixPrepared as the image says, and a contradicting request is refused', async () => {
+    const result = await (await update({ catalogId: catalogs.finance, imageId: images.citrixWin11 })).handle.result();
+    assert.equal(result.imageId, images.citrixWin11, 'the simulator refuses a citrixPrepared that does not match');
+    assert.equal(acceptedPosts(simulator), 1);
+
+    const { handle } = await update({
+      catalogId: catalogs.engineering,
+      imageId: images.citrixWin11,
+      citrixPrepared: false,
+    });
+    const failure = await failureOf(handle.result());
+    assert.equal(failure.type, 'InvalidInput');
+    assert.match(failure.message, /is a Citrix-prepared image, but the update says citrixPrepared false/);
+    assert.equal(acceptedPosts(simulator), 1, 'nothing more was posted');
+  });
+
+  test('refuses an image that does not fit the catalog, naming both sides, and posts nothing', async () => {
+    // Legal is a single-session, static catalog; the November image is multi-session.
+    const { handle } = await update({ catalogId: catalogs.legal });
+    const failure = await failureOf(handle.result());
+    assert.equal(failure.type, 'ImageNotUsable');
+    assert.match(failure.message, /session support is SingleSession, the image's MultiSession/);
+    assert.equal(acceptedPosts(simulator), 0);
+  });
+
+  test('refuses a deadline that cannot hold the restarts vdaUpdateDelay asks for, before anything starts', async () => {
+    await assert.rejects(
+      update({ catalogId: catalogs.finance, vdaUpdateDelayMinutes: 600, deadlineMs: 3_600_000 }),
+      (error: unknown) =>
+        error instanceof InvalidInputError && /cannot hold a vdaUpdateDelay of 600/.test(error.message),
+    );
+    assert.equal(simulator.requests().length, 0);
   });
 
   for (const state of ['Processing', 'Error', 'Deleting']) {
@@ -162,7 +230,7 @@ describe('updateCatalogImage against a Temporal dev server and the Catalog Servi
     const { handle } = await update({ catalogId: catalogs.hr });
     const result = await handle.result();
 
-    assert.equal(result.outcome, 'updated');
+    assert.equal(result.outcome, 'imageAssigned');
     assert.equal(acceptedPosts(simulator), 1);
     const reads = simulator.requests().filter((r) => r.operation === 'catalog');
     const limited = reads.findIndex((r) => r.status === 429);
@@ -205,7 +273,7 @@ describe('updateCatalogImage against a Temporal dev server and the Catalog Servi
     assert.equal(again.attached, true);
     assert.equal(again.handle.workflowId, catalogUpdateWorkflowId(catalogs.engineering));
     await assert.rejects(update({ catalogId: catalogs.engineering, imageId: images.win11Dec }), CatalogBusyError);
-    assert.equal((await first.handle.result()).outcome, 'updated');
+    assert.equal((await first.handle.result()).outcome, 'imageAssigned');
     assert.equal(acceptedPosts(simulator), 1);
   });
 

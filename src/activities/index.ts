@@ -1,11 +1,27 @@
 import { Context, activityInfo, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import { type Catalog, type CitrixClient, CitrixError, CitrixNotFoundError, type TemplateImage } from '../citrix';
-import { FailureType } from '../shared';
+import { FailureType, deadlineProblem } from '../shared';
+import {
+  type CatalogSnapshot,
+  RUNNING_STATES,
+  SETTLED_STATES,
+  adviceForState,
+  changedMeaningfully,
+  compatibilityProblems,
+  decidePoll,
+  describeCatalog,
+  describeState,
+  estimateSecondsLeft,
+  isPersistent,
+  sameId,
+  snapshotOf,
+} from './catalog-rules';
 import { citrixCall, errorDetails, toApplicationFailure } from './citrix-failures';
 import { createRolloutActivities } from './rollout';
 
 export { toApplicationFailure };
+export type { CatalogSnapshot };
 
 export interface ActivityDependencies {
   citrix: CitrixClient;
@@ -40,11 +56,6 @@ export interface ActivityDependencies {
   progressReportIntervalMs?: number;
 }
 
-/** States in which Citrix accepts an image update, and in which an update has finished. */
-const SETTLED_STATES = new Set(['Active', 'InputRequired']);
-/** States in which an update (or another operation) is still running. */
-const RUNNING_STATES = new Set(['Processing', 'PreDeployment']);
-const PROGRESS_STEP_PERCENT = 10;
 /** How long one read of an image serves the validations that need it. */
 const IMAGE_READ_REUSE_MS = 15_000;
 /**
@@ -77,6 +88,10 @@ function heartbeating<T extends AsyncFunctions>(activities: T): T {
 export interface ValidateRequest {
   catalogId: string;
   imageId: string;
+  /** What the caller said; it must match the image (absent: the image decides). */
+  citrixPrepared?: boolean;
+  vdaUpdateDelayMinutes?: number;
+  deadlineMs?: number;
 }
 
 export interface ValidationReport {
@@ -88,6 +103,12 @@ export interface ValidationReport {
   lastModifiedTime?: string;
   /** The catalog already runs the requested image: nothing to post. */
   alreadyCurrent: boolean;
+  /** Whether the image is Citrix-prepared: what `$updateImage` must say (Citrix refuses a mismatch). */
+  citrixPrepared?: boolean;
+  /** A static catalog that keeps its disks: existing machines keep the old image. */
+  persistent?: boolean;
+  /** The catalog as validation read it: warnings already there are no evidence against the update. */
+  snapshot?: CatalogSnapshot;
 }
 
 export interface PostRequest {
@@ -109,18 +130,6 @@ export interface PostReport {
   alreadyPosted: boolean;
 }
 
-/** What the catalog looked like at one read. */
-export interface CatalogSnapshot {
-  state: string;
-  subState?: string;
-  statusMessage?: string;
-  percentComplete?: number;
-  imageId?: string;
-  imageName?: string;
-  transactionId?: string;
-  warnings?: string[];
-}
-
 export interface PollRequest {
   catalogId: string;
   imageId: string;
@@ -132,6 +141,8 @@ export interface PollRequest {
   seenRunning: boolean;
   /** The last snapshot the workflow knows; a meaningful change from it reports back at once. */
   lastSeen: CatalogSnapshot;
+  /** The catalog as validation read it: its error warnings are no evidence against this update. */
+  baseline?: CatalogSnapshot;
 }
 
 export type PollVerdict = 'inProgress' | 'succeeded' | 'failed' | 'neverStarted';
@@ -205,16 +216,19 @@ export function createActivities({
     ...createRolloutActivities({ citrix, webhookUrl }),
 
     /** Reads the catalog and the image and checks that the update may start. Posts nothing. */
-    async validateCatalogUpdate({ catalogId, imageId }: ValidateRequest): Promise<ValidationReport> {
+    async validateCatalogUpdate(request: ValidateRequest): Promise<ValidationReport> {
+      const { catalogId, imageId } = request;
       const catalog = await readCatalog(catalogId);
       const report: ValidationReport = {
         catalogName: catalog.name,
         catalogState: catalog.state,
         imageName: catalog.templateImageName ?? imageId,
-        previousImageId: catalog.imageId ?? undefined,
-        previousImageName: catalog.templateImageName ?? undefined,
-        lastModifiedTime: catalog.lastModifiedTime ?? undefined,
+        previousImageId: catalog.imageId,
+        previousImageName: catalog.templateImageName,
+        lastModifiedTime: catalog.lastModifiedTime,
         alreadyCurrent: false,
+        persistent: isPersistent(catalog),
+        snapshot: snapshotOf(catalog),
       };
       if (SETTLED_STATES.has(catalog.state) && sameId(catalog.imageId, imageId)) {
         return { ...report, alreadyCurrent: true };
@@ -247,7 +261,28 @@ export function createActivities({
           [{ imageId, isDeprecated: true }],
         );
       }
-      return { ...report, imageName: image.name };
+      const citrixPrepared = image.citrixPrepared ?? false;
+      if (request.citrixPrepared !== undefined && request.citrixPrepared !== citrixPrepared) {
+        throw ApplicationFailure.nonRetryable(
+          `image ${image.name} (${image.id}) is ${citrixPrepared ? 'a Citrix-prepared image' : 'a customer image'}, ` +
+            `but the update says citrixPrepared ${request.citrixPrepared}: leave --citrix-prepared out, the image ` +
+            `decides it`,
+          FailureType.InvalidInput,
+          [{ imageId, citrixPrepared, requested: request.citrixPrepared }],
+        );
+      }
+      const misfits = compatibilityProblems(catalog, image);
+      if (misfits.length > 0) {
+        throw ApplicationFailure.nonRetryable(
+          `image ${image.name} (${image.id}) does not fit catalog ${describeCatalog(catalog)}: ${misfits.join('; ')}: ` +
+            `pick an image made for this catalog`,
+          FailureType.ImageNotUsable,
+          [{ imageId, catalogId, misfits }],
+        );
+      }
+      const delayProblem = deadlineProblem(request);
+      if (delayProblem) throw ApplicationFailure.nonRetryable(delayProblem, FailureType.InvalidInput);
+      return { ...report, imageName: image.name, citrixPrepared };
     },
 
     /**
@@ -271,10 +306,11 @@ export function createActivities({
         });
         await sleep(postRetrySettleMs);
         catalog = await readCatalog(request.catalogId);
+        // Not `lastModifiedTime` alone: any change to the catalog moves it, not only an accepted update.
         const touched =
           RUNNING_STATES.has(catalog.state) ||
           sameId(catalog.imageId, request.imageId) ||
-          (request.lastModifiedTime !== undefined && catalog.lastModifiedTime !== request.lastModifiedTime);
+          catalog.transactionId === request.transactionId;
         if (touched) return posted(true);
       }
       if (!SETTLED_STATES.has(catalog.state)) {
@@ -395,15 +431,16 @@ export function createActivities({
             estimatedSecondsLeft: estimateSecondsLeft(snapshot, request.postedAt, now),
           });
 
-          if (SETTLED_STATES.has(catalog.state)) {
-            if (sameId(catalog.imageId, request.imageId)) return report('succeeded');
-            // Citrix keeps showing the old Active state for a while after the 202: only a finish seen after the update
-            // ran, or a catalog that never started within the start timeout, is a verdict.
-            if (seenRunning) return report('failed');
-            if (now - Date.parse(request.postedAt) >= request.startTimeoutMs) return report('neverStarted');
-          } else if (catalog.state === 'Error' || catalog.state === 'Deleting' || catalog.state === 'NotFound') {
-            return report('failed');
-          }
+          const decision = decidePoll({
+            snapshot,
+            before: request.baseline ?? request.lastSeen,
+            imageId: request.imageId,
+            seenRunning: request.seenRunning,
+            nowMs: now,
+            postedAtMs: Date.parse(request.postedAt),
+            startTimeoutMs: request.startTimeoutMs,
+          });
+          if (decision) return report(decision);
 
           const sinceReportMs = now - scheduledTimestampMs;
           const checkInDue = sinceReportMs >= request.checkInIntervalMs;
@@ -427,54 +464,3 @@ export function createActivities({
 }
 
 export type Activities = ReturnType<typeof createActivities>;
-
-function snapshotOf(catalog: Catalog): CatalogSnapshot {
-  const warnings = (catalog.warnings ?? [])
-    .map((warning) => [warning.type, warning.warningMessage].filter(Boolean).join(': '))
-    .filter(Boolean);
-  return {
-    state: catalog.state,
-    subState: catalog.subState ?? undefined,
-    statusMessage: catalog.statusMessage ?? undefined,
-    percentComplete: catalog.taskCompletionPercentage ?? undefined,
-    imageId: catalog.imageId ?? undefined,
-    imageName: catalog.templateImageName ?? undefined,
-    transactionId: catalog.transactionId ?? undefined,
-    ...(warnings.length > 0 && { warnings }),
-  };
-}
-
-function changedMeaningfully(before: CatalogSnapshot, after: CatalogSnapshot): boolean {
-  if (before.state !== after.state || before.subState !== after.subState) return true;
-  // Progress only means something while the update runs (a settled catalog reads 100 % or nothing).
-  const step = (percent?: number) => Math.floor((percent ?? 0) / PROGRESS_STEP_PERCENT);
-  return RUNNING_STATES.has(after.state) && step(before.percentComplete) !== step(after.percentComplete);
-}
-
-function estimateSecondsLeft(snapshot: CatalogSnapshot, postedAt: string, now: number): number | undefined {
-  const percent = snapshot.percentComplete;
-  if (!RUNNING_STATES.has(snapshot.state) || !percent || percent <= 0 || percent >= 100) return undefined;
-  const elapsedSeconds = (now - Date.parse(postedAt)) / 1000;
-  return Math.round((elapsedSeconds * (100 - percent)) / percent);
-}
-
-function sameId(a: string | null | undefined, b: string): boolean {
-  return typeof a === 'string' && a.toLowerCase() === b.toLowerCase();
-}
-
-function describeCatalog(catalog: Catalog): string {
-  return `${catalog.name} (${catalog.id})`;
-}
-
-function describeState(catalog: Catalog): string {
-  return `${catalog.state}${catalog.subState ? ` (SubState ${catalog.subState})` : ''}${
-    catalog.statusMessage ? `: ${catalog.statusMessage}` : ''
-  }`;
-}
-
-function adviceForState(state: string): string {
-  if (RUNNING_STATES.has(state)) return 'wait until the operation that is running finishes, then start again';
-  if (state === 'Error') return 'fix the catalog in Citrix Cloud (Quick Deploy) and start again';
-  if (state === 'Deleting' || state === 'NotFound') return 'the catalog is going away; pick another catalog';
-  return 'check the catalog in Citrix Cloud and start again once it is Active';
-}

@@ -18,6 +18,7 @@ import {
   type RolloutResult,
   WEEKDAYS,
   catalogsOf,
+  movedByRollout,
   rolloutWorkflowId,
   truncateText,
 } from '../shared/rollout';
@@ -256,7 +257,7 @@ export function createRolloutActivities({ citrix, webhookUrl }: RolloutActivityD
           throw ApplicationFailure.nonRetryable(`no rollout ${rolloutId} was found`, FailureType.InvalidInput);
         } else throw error;
       }
-      const moved = (progress ? catalogsOf(progress) : []).filter((c) => c.state === 'updated' && c.previousImageId);
+      const moved = (progress ? catalogsOf(progress) : []).filter((c) => movedByRollout(c.state) && c.previousImageId);
       const column = imageColumn();
       return {
         catalogIds: moved.map((c) => c.catalogId),

@@ -25,8 +25,8 @@ export const MAX_WARNING_MESSAGE_LENGTH = 2048;
 /** How each catalog is updated: the same for a single update and for every catalog of a rollout. */
 export interface CatalogUpdateOptions {
   /**
-   * `false` for a customer image, `true` for one prepared by Citrix.
-   * @default false
+   * `true` for an image prepared by Citrix, `false` for a customer image. Citrix requires it to match the image, so
+   * it is taken from the image at validation; given, it must agree with the image or the update is refused.
    */
   citrixPrepared?: boolean;
   /**
@@ -50,7 +50,7 @@ export interface CatalogUpdateOptions {
 
 /** The options with their defaults filled in. */
 export type CatalogUpdateSettings = CatalogUpdateOptions &
-  Required<Pick<CatalogUpdateOptions, 'citrixPrepared' | 'vdaUpdateDelayMinutes' | 'pollIntervalMs'>>;
+  Required<Pick<CatalogUpdateOptions, 'vdaUpdateDelayMinutes' | 'pollIntervalMs'>>;
 
 const optionalText = (field: string, max: number) =>
   text({
@@ -62,7 +62,7 @@ const optionalText = (field: string, max: number) =>
   });
 
 export const catalogUpdateOptions: Fields<CatalogUpdateSettings> = {
-  citrixPrepared: boolean(false),
+  citrixPrepared: boolean(),
   vdaUpdateDelayMinutes: number({
     integer: 'vdaUpdateDelayMinutes must be a whole number of minutes',
     min: -1,
@@ -143,6 +143,25 @@ const updateCatalogImageInput = object<UpdateCatalogImageRequest>(
   },
 );
 
+/** Time an image update itself takes before Citrix starts the restarts that `vdaUpdateDelay` spreads. */
+const UPDATE_ALLOWANCE_MS = 30 * MINUTE;
+
+/**
+ * Why the deadline cannot hold the restarts `vdaUpdateDelayMinutes` asks for, or `undefined`. Checked by validation
+ * and by the starter (not by the workflow's own input rules, which released histories replay).
+ */
+export function deadlineProblem(request: { vdaUpdateDelayMinutes?: number; deadlineMs?: number }): string | undefined {
+  const delay = request.vdaUpdateDelayMinutes ?? -1;
+  if (delay <= 0 || request.deadlineMs === undefined) return undefined;
+  const needed = delay * MINUTE + UPDATE_ALLOWANCE_MS;
+  if (request.deadlineMs >= needed) return undefined;
+  return (
+    `a deadline of ${Math.round(request.deadlineMs / MINUTE)} minutes cannot hold a vdaUpdateDelay of ${delay} ` +
+    `minutes (restarts are spread over it after the update itself): give a deadline of at least ` +
+    `${Math.ceil(needed / MINUTE)} minutes, or a shorter delay`
+  );
+}
+
 /** Validates an update's input and fills in defaults; throws `InvalidInputError` listing every problem at once. */
 export function parseUpdateCatalogImageInput(input: unknown): UpdateCatalogImageRequest {
   return parseWith(updateCatalogImageInput, input);
@@ -173,7 +192,13 @@ export interface CatalogUpdateStatus {
   lastError?: string;
 }
 
-export type CatalogUpdateOutcome = 'updated' | 'alreadyCurrent' | 'watchStopped';
+/**
+ * How far an update got. `updated`: the catalog is on the new image and Citrix restarted its machines onto it.
+ * `imageAssigned`: the catalog is on the new image, but its machines take it only when they restart
+ * (`vdaUpdateDelay -1`, restarts still spread over the delay, or a persistent catalog whose machines keep their
+ * disks). `alreadyCurrent`: nothing to do. `watchStopped`: cancelled after the post; Citrix goes on.
+ */
+export type CatalogUpdateOutcome = 'updated' | 'imageAssigned' | 'alreadyCurrent' | 'watchStopped';
 
 export interface CatalogUpdateResult {
   outcome: CatalogUpdateOutcome;
@@ -200,6 +225,8 @@ export const FailureType = {
   CatalogNotReady: 'CatalogNotReady',
   CitrixAuthFailed: 'CitrixAuthFailed',
   CitrixForbidden: 'CitrixForbidden',
+  /** Citrix answered 404 to a call that names no catalog or image of the request (a wrong site id, for example). */
+  CitrixNotFound: 'CitrixNotFound',
   CitrixRejected: 'CitrixRejected',
   CatalogUpdateFailed: 'CatalogUpdateFailed',
   CatalogUpdateNeverStarted: 'CatalogUpdateNeverStarted',
@@ -219,6 +246,7 @@ export const NON_RETRYABLE_FAILURES: FailureType[] = [
   FailureType.CatalogNotReady,
   FailureType.CitrixAuthFailed,
   FailureType.CitrixForbidden,
+  FailureType.CitrixNotFound,
   FailureType.CitrixRejected,
   FailureType.CatalogUpdateFailed,
   FailureType.CatalogUpdateNeverStarted,

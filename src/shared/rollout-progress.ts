@@ -15,7 +15,7 @@ export const ROLLOUT_LIMITS = {
   /** Catalog ids left out with `excludeCatalogIds`. */
   exclusions: 5_000,
   /** Characters of a catalog or image name kept in the rollout's state. */
-  nameChars: 48,
+  nameChars: 32,
   /** Characters of a failure message kept per catalog. */
   messageChars: 300,
   /** Characters of a reason (abort, halt, approval comment) or an operator's name. */
@@ -32,6 +32,7 @@ export type CatalogRolloutState =
   | 'pending'
   | 'running'
   | 'updated'
+  | 'imageAssigned'
   | 'alreadyCurrent'
   | 'failed'
   | 'notStarted'
@@ -39,6 +40,11 @@ export type CatalogRolloutState =
   | 'rollingBack'
   | 'rolledBack'
   | 'rollbackFailed';
+
+/** Catalogs this rollout moved to its image (a rollback returns them), whether or not their machines restarted. */
+export function movedByRollout(state: CatalogRolloutState): boolean {
+  return state === 'updated' || state === 'imageAssigned';
+}
 
 export interface CatalogRolloutProgress {
   catalogId: string;

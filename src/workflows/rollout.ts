@@ -37,6 +37,7 @@ import {
   type RolloutResult,
   type RolloutState,
   SearchAttributes,
+  movedByRollout,
   planWaves,
   parseRolloutInput,
   progressPage,
@@ -292,7 +293,7 @@ export async function rolloutImage(
         const { result, error } = await updateCatalog(entry, entry.targetImageId ?? progress.imageId!);
         entry.finishedAt = now();
         if (result) {
-          entry.state = result.outcome === 'updated' ? 'updated' : result.outcome;
+          entry.state = result.outcome;
           entry.catalogName = truncateText(result.catalogName, nameChars);
           entry.previousImageId = result.previousImageId;
           entry.transactionId = result.transactionId;
@@ -313,7 +314,7 @@ export async function rolloutImage(
   }
 
   async function rollBack(): Promise<void> {
-    const moved = progress.catalogs.filter((c) => c.state === 'updated' && c.previousImageId);
+    const moved = progress.catalogs.filter((c) => movedByRollout(c.state) && c.previousImageId);
     if (moved.length === 0) return;
     setPhase('rollingBack');
     await inParallel(
@@ -479,8 +480,13 @@ export async function rolloutImage(
     return toResult(progress);
   }
   setPhase('completed');
-  const updated = progress.catalogs.filter((c) => c.state === 'updated').length;
-  await notify('completed', `rollout completed: ${updated} catalog(s) updated to ${progress.imageName}`);
+  const count = (state: CatalogRolloutProgress['state']) => progress.catalogs.filter((c) => c.state === state).length;
+  const assigned = count('imageAssigned');
+  await notify(
+    'completed',
+    `rollout completed: ${count('updated')} catalog(s) updated to ${progress.imageName}` +
+      (assigned ? `, ${assigned} with the image assigned (their machines take it when they restart)` : ''),
+  );
   await notificationsSent();
   return toResult(progress);
 }

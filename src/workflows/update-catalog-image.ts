@@ -14,6 +14,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities, CatalogSnapshot, PollReport, PostReport, ValidationReport } from '../activities';
+import { truncateText } from '../shared/rollout-progress';
 import { lastAttemptError, ranOutOfTime, unwrapActivityFailure } from './failures';
 import {
   type CatalogUpdateResult,
@@ -91,7 +92,13 @@ export async function updateCatalogImage(
     let post = checkpoint?.post;
     let postedAt = checkpoint?.postedAt;
     if (!validation || !post || !postedAt) {
-      validation = await validateCatalogUpdate({ catalogId: request.catalogId, imageId: request.imageId });
+      validation = await validateCatalogUpdate({
+        catalogId: request.catalogId,
+        imageId: request.imageId,
+        citrixPrepared: request.citrixPrepared,
+        vdaUpdateDelayMinutes: request.vdaUpdateDelayMinutes,
+        deadlineMs: request.deadlineMs,
+      });
       Object.assign(status, {
         catalogName: validation.catalogName,
         imageName: validation.imageName,
@@ -110,7 +117,8 @@ export async function updateCatalogImage(
       const postRequest = {
         catalogId: request.catalogId,
         imageId: request.imageId,
-        citrixPrepared: request.citrixPrepared,
+        // Citrix requires the flag to match the image; validation read it from the image.
+        citrixPrepared: validation.citrixPrepared ?? request.citrixPrepared ?? false,
         vdaUpdateDelayMinutes: request.vdaUpdateDelayMinutes,
         warningTitle: request.warningTitle,
         warningMessage: request.warningMessage,
@@ -198,6 +206,7 @@ async function waitForCatalogUpdate(
         startTimeoutMs: request.startTimeoutMs,
         seenRunning: state.seenRunning,
         lastSeen: state.lastSeen,
+        baseline: validation.snapshot,
       });
     } catch (error) {
       if (ranOutOfTime(error)) throw deadlineExceeded(request, status, lastAttemptError(error)?.message);
@@ -217,13 +226,21 @@ async function waitForCatalogUpdate(
     });
 
     switch (report.verdict) {
-      case 'succeeded':
+      case 'succeeded': {
         status.phase = 'succeeded';
+        const took = `${formatDuration(Date.now() - state.startedAtMs)}, ${state.polls} polls`;
+        const pending = machinesPending(request, validation, report.snapshot);
+        if (pending) {
+          return result(request, validation, status, 'imageAssigned', {
+            message: `catalog ${validation.catalogName} has image ${validation.imageName} assigned: ${pending} (${took})`,
+          });
+        }
         return result(request, validation, status, 'updated', {
           message:
-            `catalog ${validation.catalogName} now runs image ${validation.imageName} ` +
-            `(${formatDuration(Date.now() - state.startedAtMs)}, ${state.polls} polls)`,
+            `catalog ${validation.catalogName} is on image ${validation.imageName} and Citrix restarted its machines ` +
+            `onto it (${took})`,
         });
+      }
       case 'failed':
         throw updateFailed(request, validation, post, report.snapshot);
       case 'neverStarted':
@@ -279,27 +296,52 @@ function result(
   };
 }
 
+/**
+ * Why the catalog's machines do not all run the new image yet, or `undefined` when Citrix restarted them onto it:
+ * `vdaUpdateDelay -1` updates each machine at its next shutdown, restarts spread over a delay may still be going on
+ * (Citrix shows `PendingVdaUpdate`), and the machines of a persistent catalog keep their old disks.
+ */
+function machinesPending(
+  request: UpdateCatalogImageRequest,
+  validation: ValidationReport,
+  snapshot: CatalogSnapshot,
+): string | undefined {
+  if (validation.persistent) {
+    return "the catalog keeps its machines' disks, so existing machines stay on their image; new machines get this one";
+  }
+  if (request.vdaUpdateDelayMinutes === -1) return 'its machines take it at their next restart (vdaUpdateDelay -1)';
+  if (snapshot.pendingVdaUpdate) {
+    return `its machines restart onto it over ${request.vdaUpdateDelayMinutes} minutes (Citrix shows PendingVdaUpdate)`;
+  }
+  return undefined;
+}
+
 function updateFailed(
   request: UpdateCatalogImageRequest,
   validation: ValidationReport,
   post: PostReport,
   snapshot: CatalogSnapshot,
 ): ApplicationFailure {
-  const transactionId = snapshot.transactionId ?? post.transactionId;
   const state = `${snapshot.state}${snapshot.subState ? ` (SubState ${snapshot.subState})` : ''}`;
-  const said = [snapshot.statusMessage, ...(snapshot.warnings ?? [])].filter(Boolean).join('; ');
+  // Each part is bounded by the client already; together they are bounded again, for the failure's message.
+  const said = truncateText([snapshot.statusMessage, ...(snapshot.warnings ?? [])].filter(Boolean).join('; '), 1_000);
   const what =
     snapshot.state === 'Error'
       ? `the image update of catalog ${validation.catalogName} failed: state ${state}`
       : snapshot.state === 'Deleting' || snapshot.state === 'NotFound'
         ? `catalog ${validation.catalogName} is being deleted (state ${state}) while its image was updating`
-        : `catalog ${validation.catalogName} finished its update on image ${snapshot.imageId ?? 'unknown'}, ` +
-          `not ${request.imageId} (state ${state})`;
+        : `the image update of catalog ${validation.catalogName} failed and Citrix returned it to image ` +
+          `${snapshot.imageName ?? snapshot.imageId ?? 'unknown'}, not ${validation.imageName} (state ${state})`;
+  // Support traces the post by the id this update sent; the catalog's own id may belong to another deployment.
+  const catalogTransaction =
+    snapshot.transactionId && snapshot.transactionId !== post.transactionId
+      ? `; the catalog's own transactionId is ${snapshot.transactionId}`
+      : '';
   return ApplicationFailure.nonRetryable(
-    `${what}${said ? `: ${said}` : ''} (citrix-transactionId ${transactionId}). Fix the cause in Citrix Cloud ` +
-      `(for example the image) and start the update again`,
+    `${what}${said ? `: ${said}` : ''} (citrix-transactionId of the update ${post.transactionId}` +
+      `${catalogTransaction}). Fix the cause in Citrix Cloud (for example the image) and start the update again`,
     FailureType.CatalogUpdateFailed,
-    { ...snapshot, transactionId },
+    { ...snapshot, transactionId: post.transactionId, catalogTransactionId: snapshot.transactionId },
   );
 }
 

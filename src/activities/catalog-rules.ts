@@ -1,0 +1,159 @@
+/**
+ * What a catalog's state means for an image update, as pure functions: whether an update may start, whether an image
+ * fits a catalog, and what one read of the catalog says about an update in flight. The activities do the reads;
+ * these decide, so that every rule is tested without a server.
+ */
+import type { Catalog, TemplateImage } from '../citrix';
+
+/** States in which Citrix accepts an image update, and in which an update has finished. */
+export const SETTLED_STATES: ReadonlySet<string> = new Set(['Active', 'InputRequired']);
+/** States in which an update (or another operation) is still running. */
+export const RUNNING_STATES: ReadonlySet<string> = new Set(['Processing', 'PreDeployment']);
+/** States in which an update has failed or the catalog is going away. */
+const FAILED_STATES: ReadonlySet<string> = new Set(['Error', 'Deleting', 'NotFound']);
+/**
+ * Warnings that say an update failed although the catalog is `Active` again on its old image (Citrix rolled it back):
+ * the first read that shows one of them is the verdict, whether or not a read saw the update running.
+ */
+const ROLLBACK_WARNINGS: ReadonlySet<string> = new Set(['ImageRollback', 'PendingTemplateImageInvalid']);
+/** The warning of machines that take the new image only at their next restart. */
+export const PENDING_VDA_UPDATE = 'PendingVdaUpdate';
+const PROGRESS_STEP_PERCENT = 10;
+
+/** What the catalog looked like at one read. */
+export interface CatalogSnapshot {
+  state: string;
+  subState?: string;
+  statusMessage?: string;
+  percentComplete?: number;
+  imageId?: string;
+  imageName?: string;
+  /** The catalog's own `transactionId` (its last deployment's, not necessarily the post's). */
+  transactionId?: string;
+  /** Every warning, as `type: message`. */
+  warnings?: string[];
+  /** The warnings marked `isError`, as `type: message`. */
+  errorWarnings?: string[];
+  /** Citrix shows `PendingVdaUpdate`: machines take the image when they restart. */
+  pendingVdaUpdate?: boolean;
+}
+
+export function snapshotOf(catalog: Catalog): CatalogSnapshot {
+  const describe = (warning: NonNullable<Catalog['warnings']>[number]) =>
+    [warning.type, warning.warningMessage].filter(Boolean).join(': ');
+  const all = catalog.warnings ?? [];
+  const warnings = all.map(describe).filter(Boolean);
+  const errorWarnings = all.filter((warning) => warning.isError).map(describe);
+  return {
+    state: catalog.state,
+    subState: catalog.subState,
+    statusMessage: catalog.statusMessage,
+    percentComplete: catalog.taskCompletionPercentage,
+    imageId: catalog.imageId,
+    imageName: catalog.templateImageName,
+    transactionId: catalog.transactionId,
+    ...(warnings.length > 0 && { warnings }),
+    ...(errorWarnings.length > 0 && { errorWarnings }),
+    ...((all.some((warning) => warning.type === PENDING_VDA_UPDATE) || catalog.subState === PENDING_VDA_UPDATE) && {
+      pendingVdaUpdate: true,
+    }),
+  };
+}
+
+export type PollDecision = 'succeeded' | 'failed' | 'neverStarted' | undefined;
+
+/**
+ * The verdict one read gives about an update to `imageId` posted at `postedAtMs`, or `undefined` while it is still
+ * open. `Active` means both "not started yet" (Citrix's lag after the 202) and "finished": on the old image it is a
+ * failure only once the update was seen running, or at once when Citrix added an error warning that was not there
+ * before (`before`: the read the workflow knew last, from validation on).
+ */
+export function decidePoll(read: {
+  snapshot: CatalogSnapshot;
+  before: CatalogSnapshot;
+  imageId: string;
+  seenRunning: boolean;
+  nowMs: number;
+  postedAtMs: number;
+  startTimeoutMs: number;
+}): PollDecision {
+  const { snapshot } = read;
+  if (SETTLED_STATES.has(snapshot.state)) {
+    if (sameId(snapshot.imageId, read.imageId)) return 'succeeded';
+    if (read.seenRunning || newFailureEvidence(read.before, snapshot).length > 0) return 'failed';
+    if (read.nowMs - read.postedAtMs >= read.startTimeoutMs) return 'neverStarted';
+    return undefined;
+  }
+  return FAILED_STATES.has(snapshot.state) ? 'failed' : undefined;
+}
+
+/** Error warnings of `after` that `before` did not have, rollback warnings first. */
+export function newFailureEvidence(before: CatalogSnapshot, after: CatalogSnapshot): string[] {
+  const known = new Set(before.errorWarnings ?? []);
+  const fresh = (after.errorWarnings ?? []).filter((warning) => !known.has(warning));
+  return fresh.sort((a, b) => Number(isRollbackWarning(b)) - Number(isRollbackWarning(a)));
+}
+
+function isRollbackWarning(warning: string): boolean {
+  return ROLLBACK_WARNINGS.has(warning.split(':')[0]!.trim());
+}
+
+export function changedMeaningfully(before: CatalogSnapshot, after: CatalogSnapshot): boolean {
+  if (before.state !== after.state || before.subState !== after.subState) return true;
+  // Progress only means something while the update runs (a settled catalog reads 100 % or nothing).
+  const step = (percent?: number) => Math.floor((percent ?? 0) / PROGRESS_STEP_PERCENT);
+  return RUNNING_STATES.has(after.state) && step(before.percentComplete) !== step(after.percentComplete);
+}
+
+export function estimateSecondsLeft(snapshot: CatalogSnapshot, postedAt: string, now: number): number | undefined {
+  const percent = snapshot.percentComplete;
+  if (!RUNNING_STATES.has(snapshot.state) || !percent || percent <= 0 || percent >= 100) return undefined;
+  const elapsedSeconds = (now - Date.parse(postedAt)) / 1000;
+  return Math.round((elapsedSeconds * (100 - percent)) / percent);
+}
+
+/**
+ * Machines of a static catalog that keeps its disks keep the old image: only machines added later get the new one
+ * (Citrix, "Manage machine catalogs").
+ */
+export function isPersistent(catalog: Pick<Catalog, 'allocationType' | 'persistStaticAllocatedVmDisks'>): boolean {
+  return catalog.persistStaticAllocatedVmDisks === true || /^(permanent|static)$/i.test(catalog.allocationType ?? '');
+}
+
+/**
+ * Why `image` cannot go to `catalog` (session support, region, subscription), each naming both sides; empty when it
+ * fits. A side Citrix does not report is not compared. What Citrix itself answers to a mismatch is not documented.
+ */
+export function compatibilityProblems(catalog: Catalog, image: TemplateImage): string[] {
+  const problems: string[] = [];
+  const compare = (what: string, catalogValue?: string, imageValue?: string) => {
+    if (catalogValue && imageValue && catalogValue.toLowerCase() !== imageValue.toLowerCase()) {
+      problems.push(`the catalog's ${what} is ${catalogValue}, the image's ${imageValue}`);
+    }
+  };
+  compare('session support', catalog.sessionSupport, image.sessionSupport);
+  compare('region', catalog.region, image.region);
+  compare('subscription', catalog.subscriptionName, image.subscriptionName);
+  return problems;
+}
+
+export function sameId(a: string | null | undefined, b: string): boolean {
+  return typeof a === 'string' && a.toLowerCase() === b.toLowerCase();
+}
+
+export function describeCatalog(catalog: Pick<Catalog, 'name' | 'id'>): string {
+  return `${catalog.name} (${catalog.id})`;
+}
+
+export function describeState(catalog: Pick<Catalog, 'state' | 'subState' | 'statusMessage'>): string {
+  return `${catalog.state}${catalog.subState ? ` (SubState ${catalog.subState})` : ''}${
+    catalog.statusMessage ? `: ${catalog.statusMessage}` : ''
+  }`;
+}
+
+export function adviceForState(state: string): string {
+  if (RUNNING_STATES.has(state)) return 'wait until the operation that is running finishes, then start again';
+  if (state === 'Error') return 'fix the catalog in Citrix Cloud (Quick Deploy) and start again';
+  if (state === 'Deleting' || state === 'NotFound') return 'the catalog is going away; pick another catalog';
+  return 'check the catalog in Citrix Cloud and start again once it is Active';
+}
