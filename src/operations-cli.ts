@@ -11,6 +11,7 @@ import {
   retryWorkflow,
   rolloutHandle,
   startRollout,
+  triggerRolloutSchedule,
   watchRollout,
 } from './operations';
 import { type MaintenanceWindow, type RolloutInput, catalogsOf } from './shared/rollout';
@@ -341,6 +342,7 @@ export function addOperationCommands(program: Command): void {
           const handle = client.schedule.getHandle(scheduleId);
           if (act === 'describe') console.log(JSON.stringify(await handle.describe(), null, 2));
           else if (act === 'pause' || act === 'unpause') await handle[act](options.note);
+          else if (act === 'trigger') await triggerRolloutSchedule(client, scheduleId);
           else await handle[act]();
           if (act !== 'describe') console.log(`${act}: ${scheduleId}`);
         });
@@ -348,6 +350,6 @@ export function addOperationCommands(program: Command): void {
   scheduleAction('describe', 'show a schedule, its next and recent runs', 'describe');
   scheduleAction('pause', 'stop starting rollouts until unpaused', 'pause');
   scheduleAction('unpause', 'start rollouts on the calendar again', 'unpause');
-  scheduleAction('trigger', 'start a rollout now', 'trigger');
+  scheduleAction('trigger', 'start a rollout now, unless the last one still runs', 'trigger');
   scheduleAction('delete', 'delete the schedule (running rollouts go on)', 'delete');
 }

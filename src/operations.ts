@@ -214,6 +214,14 @@ export async function exportHistory(client: Client, workflowId: string, runId?: 
   return historyToJSON(await client.workflow.getHandle(workflowId, runId).fetchHistory());
 }
 
+/**
+ * Starts a scheduled rollout now, unless the schedule's last rollout still runs: a trigger keeps the schedule's
+ * promise of never two rollouts at once (the SDK's default overlap for a trigger would start a second).
+ */
+export async function triggerRolloutSchedule(client: Client, scheduleId: string): Promise<void> {
+  await client.schedule.getHandle(scheduleId).trigger(ScheduleOverlapPolicy.SKIP);
+}
+
 export interface ScheduleRolloutOptions {
   scheduleId: string;
   /** Cron expressions, such as `0 3 * * 3` (Wednesdays 03:00, the day after Patch Tuesday's week starts). */

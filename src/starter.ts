@@ -21,10 +21,35 @@ import {
   deadlineProblem,
   parseUpdateCatalogImageInput,
 } from './shared';
+import { SearchAttributes } from './shared/rollout';
+import { PRODUCT_VERSION } from './shared/version';
 import { statusQuery, updateCatalogImage } from './workflows';
 
 export class CatalogBusyError extends Error {
   override name = 'CatalogBusyError';
+}
+
+/** The namespace lacks the project's search attributes: the one command that fixes it. */
+export class SearchAttributesMissingError extends Error {
+  override name = 'SearchAttributesMissingError';
+  constructor(namespace: string, cause: unknown) {
+    super(
+      `the Temporal namespace ${namespace} has no search attribute ${Object.keys(SearchAttributes).join(', ')}: ` +
+        `register them once with: for name in ${Object.keys(SearchAttributes).join(' ')}; do temporal operator ` +
+        `search-attribute create --namespace ${namespace} --name $name --type Keyword; done`,
+      { cause },
+    );
+  }
+}
+
+/** The server's answer, somewhere in the error's causes, that a search attribute is not registered. */
+function isMissingSearchAttribute(error: unknown): boolean {
+  for (let cause = error as Error | undefined; cause; cause = cause.cause as Error | undefined) {
+    if (/no mapping defined for search attribute|search attribute \S+ is not defined/i.test(String(cause.message))) {
+      return true;
+    }
+  }
+  return false;
 }
 
 export interface StartedUpdate {
@@ -54,10 +79,16 @@ export async function startCatalogUpdate(
       args: [request],
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
       workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      // What `list --catalog` and `--image` (and the Temporal UI's queries) find an update by.
+      typedSearchAttributes: [
+        { key: SearchAttributes.CatalogId, value: request.catalogId },
+        { key: SearchAttributes.ImageId, value: request.imageId },
+      ],
       memo: { catalogId: request.catalogId, imageId: request.imageId },
     });
     return { handle, attached: false };
   } catch (error) {
+    if (isMissingSearchAttribute(error)) throw new SearchAttributesMissingError(client.options.namespace, error);
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     const handle = client.workflow.getHandle<typeof updateCatalogImage>(workflowId);
     const running = await handle.describe();
@@ -90,6 +121,7 @@ async function withCitrix<T>(fn: (citrix: CitrixClient) => Promise<T>): Promise<
 export function buildProgram(): Command {
   const program = new Command('catalog-rollout')
     .description('Roll a new master image out to Citrix DaaS Quick Deploy catalogs, durably, with Temporal.')
+    .version(PRODUCT_VERSION)
     .exitOverride()
     .showHelpAfterError()
     .addHelpText(

@@ -136,6 +136,12 @@ describe('the rollout, list, history and schedule commands', () => {
     assert.ok(!JSON.parse(after.stdout).some((s: { scheduleId: string }) => s.scheduleId === 'cli-schedule'));
   });
 
+  test('--version prints the release', async () => {
+    const run = await cli('--version');
+    assert.equal(run.code, 0);
+    assert.equal(run.stdout.trim(), JSON.parse(await readFile('package.json', 'utf8')).version);
+  });
+
   test('bad rollout input exits 2 with every problem named', async () => {
     const run = await cli('rollout', 'start', '--catalogs', 'not-a-guid', '--window', 'Caturday 01:00-05:00 UTC');
     assert.equal(run.code, 2);

@@ -5,7 +5,13 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { CitrixClient } from '../src/citrix';
-import { listWorkflows, retryWorkflow, startRollout, createRolloutSchedule } from '../src/operations';
+import {
+  createRolloutSchedule,
+  listWorkflows,
+  retryWorkflow,
+  startRollout,
+  triggerRolloutSchedule,
+} from '../src/operations';
 import { catalogUpdateWorkflowId } from '../src/shared';
 import { type RolloutInput, type RolloutProgress, type RolloutResult, catalogsOf } from '../src/shared/rollout';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
@@ -328,6 +334,58 @@ describe('rolloutImage across many catalogs', () => {
     } finally {
       await schedule.delete();
     }
+  });
+
+  test('a trigger while the scheduled rollout still runs starts no second one', async () => {
+    const schedule = await createRolloutSchedule(env.client, TASK_QUEUE, {
+      scheduleId: 'no-overlap',
+      cron: ['0 3 * * 3'],
+      rollout: {
+        imageId: images.win11Nov,
+        catalogIds: ids.slice(0, 2),
+        canaryCount: 1,
+        approval: 'afterCanary',
+        pollIntervalMs: 1_000,
+      },
+    });
+    try {
+      await triggerRolloutSchedule(env.client, 'no-overlap');
+      const first = await eventually(
+        async () => (await schedule.describe()).info.runningActions[0]?.workflow.workflowId,
+        20_000,
+        'the first scheduled run',
+      );
+      const running = env.client.workflow.getHandle(first);
+      await eventually(
+        async () => ((await progressOf(running))?.phase === 'awaitingApproval' ? true : undefined),
+        30_000,
+        'the scheduled rollout to wait for approval',
+      );
+      await triggerRolloutSchedule(env.client, 'no-overlap');
+      await sleep(2_000);
+      const described = await schedule.describe();
+      assert.equal(described.info.recentActions.length, 1, 'the second trigger started nothing');
+      assert.equal(described.info.numActionsSkippedOverlap, 1, 'it was skipped as an overlap');
+      assert.equal(described.info.runningActions.length, 1);
+      await running.signal(abortSignal, { by: 'test', reason: 'done' });
+      await running.result();
+    } finally {
+      await schedule.delete();
+    }
+  });
+
+  test('an update begun on its own is found by catalog and image, like one of a rollout', async () => {
+    const { handle } = await startCatalogUpdate(env.client, TASK_QUEUE, {
+      catalogId: ids[11]!,
+      imageId: images.win11Dec,
+      pollIntervalMs: 1_000,
+    });
+    await handle.result();
+    const found = await eventually(async () => {
+      const byCatalog = await listWorkflows(env.client, { catalogId: ids[11]!, imageId: images.win11Dec });
+      return byCatalog.length > 0 ? byCatalog : undefined;
+    });
+    assert.equal(found[0]!.workflowId, handle.workflowId);
   });
 
   test('notifies the webhook of wave starts, approvals needed, failures, halts and completion', async () => {
