@@ -68,6 +68,14 @@ describe('rolloutImage across many catalogs', () => {
     startRollout(env.client, TASK_QUEUE, { imageId: images.win11Nov, pollIntervalMs: 1_000, ...input });
   const progressOf = (handle: { query: (q: typeof progressQuery) => Promise<RolloutProgress> }) =>
     handle.query(progressQuery).catch(() => undefined);
+  /** The restore rollout that returns what `rolloutId` moved, as `rollout rollback` starts it for a finished one. */
+  const restoreRollout = (rolloutId: string) =>
+    startRollout(env.client, TASK_QUEUE, {
+      rolloutId: `${rolloutId}-restore`,
+      restoreRolloutId: rolloutId,
+      canaryCount: 0,
+      pollIntervalMs: 1_000,
+    });
   const postsTo = (catalogIds: string[]) => catalogIds.reduce((sum, id) => sum + acceptedPosts(simulator, id), 0);
 
   test('rolls out to 10 catalogs in a canary wave and two batches, one wave after the other', async () => {
@@ -287,13 +295,7 @@ describe('rolloutImage across many catalogs', () => {
       catalogIds: ids.slice(8, 10),
     });
     assert.equal((await forward.result()).phase, 'completed');
-    const restore = await startRollout(env.client, TASK_QUEUE, {
-      rolloutId: 'to-citrix-restore',
-      restoreRolloutId: 'to-citrix',
-      canaryCount: 0,
-      pollIntervalMs: 1_000,
-    });
-    const restored = await restore.result();
+    const restored = await (await restoreRollout('to-citrix')).result();
     assert.equal(restored.phase, 'completed');
     assert.deepEqual(restored.counts, { imageAssigned: 2 });
     for (const id of ids.slice(8, 10)) assert.equal((await citrix.getCatalog(id)).imageId, images.win11Oct);
@@ -431,13 +433,7 @@ describe('rolloutImage across many catalogs', () => {
     const original = await rollout({ rolloutId: 'to-undo', catalogIds: targets, canaryCount: 0 });
     assert.equal((await original.result()).phase, 'completed');
 
-    const restore = await startRollout(env.client, TASK_QUEUE, {
-      rolloutId: 'to-undo-restore',
-      restoreRolloutId: 'to-undo',
-      canaryCount: 0,
-      pollIntervalMs: 1_000,
-    });
-    const result = await restore.result();
+    const result = await (await restoreRollout('to-undo')).result();
     assert.equal(result.phase, 'completed');
     assert.equal(result.restoreOf, 'to-undo');
     assert.equal((await citrix.getCatalog(targets[0]!)).imageId, images.win11Oct);
