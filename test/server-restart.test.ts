@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
+import { SearchAttributes } from '../src/shared/rollout';
 import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
 import { startCatalogUpdate } from '../src/starter';
 import { findTemporalCli } from '../src/temporal';
@@ -57,6 +58,7 @@ describe('a Temporal server stopped mid-wait and started again from its database
         path.join(dir, 'temporal.db'),
         '--log-level',
         'error',
+        ...Object.values(SearchAttributes).flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
       ],
       { stdio: 'ignore' },
     );
