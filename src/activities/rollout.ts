@@ -18,6 +18,7 @@ import {
   type RolloutResult,
   WEEKDAYS,
   catalogsOf,
+  imageColumn,
   movedByRollout,
   rolloutWorkflowId,
   truncateText,
@@ -73,21 +74,6 @@ export interface RestoreTargets {
   catalogNames: string[];
   restoreImages: number[];
   images: string[];
-}
-
-/** Builds a column of image ids written once each, referred to by index. */
-function imageColumn() {
-  const images: string[] = [];
-  const indexOf = new Map<string, number>();
-  return {
-    images,
-    index(id: string | undefined): number {
-      if (!id) return -1;
-      let index = indexOf.get(id);
-      if (index === undefined) indexOf.set(id, (index = images.push(id) - 1));
-      return index;
-    },
-  };
 }
 
 export interface WindowStatus {

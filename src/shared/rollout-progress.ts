@@ -3,6 +3,7 @@
  * `progress` query, and a compact result and checkpoint whose size stays far below Temporal's 2 MiB payload limit
  * for the largest rollout allowed. Workflow code imports this module: no Node built-ins, no I/O.
  */
+import { truncate } from '../citrix/sanitize';
 
 /** How big a rollout may be, and how much of outside text it keeps. Documented in the README ("Size"). */
 export const ROLLOUT_LIMITS = {
@@ -170,8 +171,22 @@ export interface RolloutState extends Omit<RolloutSummary, 'waves' | 'catalogCou
 
 export type WaveState = Omit<WaveProgress, 'catalogCount'> & { catalogIds: string[] };
 
-export function truncateText(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, Math.max(0, max - 1))}…`;
+/** The client's own cut (`truncate`), under the name rollout code reads it by. */
+export const truncateText = truncate;
+
+/** A column of image ids written once each and referred to by index (-1: none), as ledgers and answers hold them. */
+export function imageColumn() {
+  const images: string[] = [];
+  const indexOf = new Map<string, number>();
+  return {
+    images,
+    index(id: string | undefined): number {
+      if (!id) return -1;
+      let index = indexOf.get(id);
+      if (index === undefined) indexOf.set(id, (index = images.push(id) - 1));
+      return index;
+    },
+  };
 }
 
 export function summarize(state: RolloutState): RolloutSummary {
@@ -199,17 +214,7 @@ export function progressPage(state: RolloutState, request: ProgressPageRequest =
 }
 
 export function toLedger(catalogs: CatalogRolloutProgress[]): RolloutLedger {
-  const images: string[] = [];
-  const indexOf = new Map<string, number>();
-  const image = (id: string | undefined) => {
-    if (id === undefined) return -1;
-    let index = indexOf.get(id);
-    if (index === undefined) {
-      index = images.push(id) - 1;
-      indexOf.set(id, index);
-    }
-    return index;
-  };
+  const { images, index: image } = imageColumn();
   return {
     catalogIds: catalogs.map((entry) => entry.catalogId),
     catalogNames: catalogs.map((entry) => entry.catalogName ?? ''),
