@@ -277,3 +277,22 @@ function pendingRestart(update: ImageUpdate): PendingRestart | undefined {
   const waitMs = delay < 0 ? (update.machineRestartMs ?? Infinity) : delay * update.minuteMs;
   return { warning: pendingVdaUpdateWarning(delay), untilMs: update.finishMs + waitMs };
 }
+
+/** Checks every setting before it changes any, so that a wrong one leaves the timing as it was. */
+export function applyTiming(timing: Timing, changes: Record<string, unknown>): void {
+  const checked: Partial<Record<keyof Timing, number | null>> = {};
+  for (const name of ['updateDurationMs', 'acceptLagMs', 'machineRestartMs', 'minuteMs'] as const) {
+    const value = changes[name];
+    if (value === undefined) continue;
+    if (value === null && name === 'machineRestartMs') {
+      checked[name] = null;
+    } else if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
+      throw new TypeError(`${name} must be a number >= 0${name === 'machineRestartMs' ? ' or null' : ''}`);
+    } else if (name === 'minuteMs' && !Number.isFinite(value)) {
+      throw new TypeError('minuteMs must be finite');
+    } else {
+      checked[name] = value;
+    }
+  }
+  Object.assign(timing, checked);
+}
