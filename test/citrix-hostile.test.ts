@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import {
@@ -173,6 +175,41 @@ describe('the Citrix client under hostile answers', () => {
     }
     assert.throws(() => new CitrixClient({ ...base, requestTimeoutMs: 2 ** 32 }), /requestTimeoutMs/);
     assert.doesNotThrow(() => new CitrixClient(base), 'loopback http is fine');
+    assert.throws(
+      () => new CitrixClient({ ...base, tokenUrl: 'not a url' }),
+      (error: unknown) => error instanceof CitrixInvalidArgumentError && /tokenUrl must be a URL/.test(error.message),
+      'a token URL that is no URL is named, not a TypeError',
+    );
+  });
+
+  test('an answer that declares more bytes than the cap is refused without waiting for them', async () => {
+    // Declares 100 MiB, sends none of it and never ends: only the declaration can be judged.
+    const server = createServer((req, res) => {
+      if (req.url?.includes('/tokens/')) {
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{"access_token":"t","expires_in":3600}');
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(100 * 1024 * 1024) });
+      res.flushHeaders();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new CitrixClient({
+      ...simulator.clientOptions(),
+      apiBaseUrl: `http://127.0.0.1:${port}/catalogservice`,
+      tokenUrl: `http://127.0.0.1:${port}/cctrustoauth2/x/tokens/clients`,
+      siteId: SEED_IDS.siteId,
+      requestTimeoutMs: 60_000,
+    });
+    const started = Date.now();
+    try {
+      await assert.rejects(client.listCatalogs(), CitrixInvalidResponseError);
+      assert.ok(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    } finally {
+      await client.close();
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });
 

@@ -18,3 +18,8 @@ export function isCustomerId(value: string): boolean {
 export function isImageId(value: string): boolean {
   return IMAGE_ID.test(value);
 }
+
+/** Citrix compares ids without regard to case (GUIDs come back in either); so does everything here. */
+export function sameId(a: string | null | undefined, b: string | null | undefined): boolean {
+  return typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
+}

@@ -1,6 +1,10 @@
+export { type CitrixAuthFlow, MAX_TOKEN_LIFETIME_MS, MIN_TOKEN_REUSE_MS } from './auth';
 export * from './client';
 export * from './errors';
+export { type CitrixExchange, MAX_RESPONSE_BYTES } from './http';
 export * from './ids';
+export { CITRIX_API_HOSTS, type CitrixRegion } from './regions';
+export { MAX_RETRY_AFTER_MS, retryAfterMs } from './responses';
 export * from './types';
 export * from './sanitize';
 export { MAX_LIST_ITEMS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_WARNINGS } from './shapes';
