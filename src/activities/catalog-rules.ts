@@ -1,8 +1,9 @@
 /**
  * What a catalog's state means for an image update, as pure functions: whether an update may start, whether an image
- * fits a catalog, and what one read of the catalog says about an update in flight. The activities do the reads;
- * these decide, so that every rule is tested without a server.
+ * fits a catalog, whether a post may be sent, and what one read of the catalog says about an update in flight. The
+ * activities do the reads; these decide, so that every rule is tested without a server.
  */
+import { sameId } from '../citrix/ids';
 import type { Catalog, TemplateImage } from '../citrix';
 
 /** States in which Citrix accepts an image update, and in which an update has finished. */
@@ -87,6 +88,43 @@ export function decidePoll(read: {
   return FAILED_STATES.has(snapshot.state) ? 'failed' : undefined;
 }
 
+/**
+ * What the post of an update should do after one read of the catalog: `post` it, report it `alreadyPosted` (the
+ * catalog shows that an earlier attempt's post began the update), wait for Citrix and read again (`settleFirst`), or
+ * refuse because the catalog is in a state that takes no update (`catalogNotReady`).
+ */
+export type PostDecision = 'post' | 'alreadyPosted' | 'settleFirst' | 'catalogNotReady';
+
+/**
+ * Decides whether an attempt of the post of `imageId` (sent with `transactionId`) may send it. A retried attempt
+ * does not know whether the attempt before it reached Citrix, and Citrix keeps showing the old state for a while after
+ * it accepted an update: a retry that finds the catalog untouched waits (`settleFirst`) and decides again on a new
+ * read with `afterSettle` set, which never answers `settleFirst`.
+ */
+export function decidePost(read: {
+  catalog: { state: string; imageId?: string; transactionId?: string };
+  imageId: string;
+  transactionId: string;
+  attempt: number;
+  /** This read was made after the settle wait. */
+  afterSettle: boolean;
+}): PostDecision {
+  const { catalog } = read;
+  const ours = catalog.transactionId === read.transactionId;
+  const retried = read.attempt > 1;
+  const settled = SETTLED_STATES.has(catalog.state);
+  if (read.afterSettle) {
+    // Not `lastModifiedTime`: any change to the catalog moves it, not only an accepted update.
+    if (RUNNING_STATES.has(catalog.state) || sameId(catalog.imageId, read.imageId) || ours) return 'alreadyPosted';
+    return settled ? 'post' : 'catalogNotReady';
+  }
+  // On a first attempt, only our own transaction id says that the operation running is this update.
+  if (RUNNING_STATES.has(catalog.state) && (ours || retried)) return 'alreadyPosted';
+  if (settled && sameId(catalog.imageId, read.imageId)) return 'alreadyPosted';
+  if (!settled) return 'catalogNotReady';
+  return retried ? 'settleFirst' : 'post';
+}
+
 /** Error warnings of `after` that `before` did not have, rollback warnings first. */
 export function newFailureEvidence(before: CatalogSnapshot, after: CatalogSnapshot): string[] {
   const known = new Set(before.errorWarnings ?? []);
@@ -137,9 +175,7 @@ export function compatibilityProblems(catalog: Catalog, image: TemplateImage): s
   return problems;
 }
 
-export function sameId(a: string | null | undefined, b: string): boolean {
-  return typeof a === 'string' && a.toLowerCase() === b.toLowerCase();
-}
+export { sameId };
 
 export function describeCatalog(catalog: Pick<Catalog, 'name' | 'id'>): string {
   return `${catalog.name} (${catalog.id})`;
