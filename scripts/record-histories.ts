@@ -13,12 +13,20 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { version } from '../package.json';
 import { CitrixClient } from '../src/citrix';
 import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
-import { startRollout } from '../src/operations';
+import { startRollout } from '../src/client';
 import { catalogUpdateWorkflowId, type UpdateCatalogImageInput } from '../src/shared';
 import type { RolloutInput } from '../src/shared/rollout';
-import { startLocalTemporal } from '../src/temporal';
+import { startLocalTemporal } from '../src/dev/local-temporal';
 import { createCatalogWorker } from '../src/worker';
-import { abortSignal, approveUpdate, progressQuery, statusQuery, updateCatalogImage } from '../src/workflows';
+import {
+  abortSignal,
+  approveUpdate,
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  statusQuery,
+  updateCatalogImage,
+} from '../src/workflows';
 
 const TASK_QUEUE = 'record-histories';
 const { catalogs, images } = SEED_IDS;
@@ -135,6 +143,18 @@ const scenarios: Scenario[] = [
     },
   },
   { name: 'rollout-dry-run', input: { ...rollout, allCatalogs: true, dryRun: true } },
+  {
+    name: 'rollout-steered',
+    input: { ...rollout, catalogIds: [catalogs.callCenter, catalogs.hr], batchSize: 1, approval: 'afterCanary' },
+    act: async (handle) => {
+      await waitForPhase(handle, 'awaitingApproval');
+      await handle.signal(pauseSignal, { by: 'recorder', reason: 'recorded pause' });
+      await handle.signal(resumeSignal, { by: 'recorder' });
+      await handle.executeUpdate(approveUpdate, { args: [{ by: 'recorder', comment: 'recorded approval' }] });
+    },
+  },
+  // Returns the catalogs of rollout-completed (recorded above, on the same server) to their previous images.
+  { name: 'rollout-restore', input: { pollIntervalMs: 1_000, canaryCount: 1, restoreRolloutId: 'rollout-completed' } },
 ];
 
 async function record(env: TestWorkflowEnvironment, simulator: RunningSimulator, scenario: Scenario, dir: string) {

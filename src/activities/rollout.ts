@@ -23,6 +23,7 @@ import {
   rolloutWorkflowId,
   truncateText,
 } from '../shared/rollout';
+import { sameId } from '../citrix/ids';
 import { citrixCall } from './citrix-failures';
 import { compileNamePattern, namePatternProblem } from './name-pattern';
 
@@ -73,7 +74,12 @@ export interface RestoreTargets {
   catalogIds: string[];
   catalogNames: string[];
   restoreImages: number[];
+  /** The image each catalog runs now (the one the rollout set): absent in answers recorded before it was read. */
+  currentImages?: number[];
   images: string[];
+  /** Catalogs the rollout moved that are left as they are, and why (the first of them). */
+  skipped?: Array<{ catalogId: string; reason: string }>;
+  skippedCount?: number;
 }
 
 export interface WindowStatus {
@@ -244,12 +250,37 @@ export function createRolloutActivities({ citrix, webhookUrl }: RolloutActivityD
         } else throw error;
       }
       const moved = (progress ? catalogsOf(progress) : []).filter((c) => movedByRollout(c.state) && c.previousImageId);
+      // A catalog moved on since (by hand, or by a later rollout) is not this rollout's to undo: it is left alone.
+      const current = new Map(
+        (await citrixCall(() => citrix.listCatalogs())).map((c) => [c.id.toLowerCase(), c.imageId] as const),
+      );
+      const skipped: NonNullable<RestoreTargets['skipped']> = [];
+      let skippedCount = 0;
+      const skip = (catalogId: string, reason: string) => {
+        skippedCount += 1;
+        if (skipped.length < ROLLOUT_LIMITS.skippedListed) skipped.push({ catalogId, reason });
+      };
+      const restorable = moved.filter((c) => {
+        const setImage = c.targetImageId ?? progress?.imageId;
+        const now = current.get(c.catalogId.toLowerCase());
+        if (!current.has(c.catalogId.toLowerCase())) skip(c.catalogId, 'no longer in the site');
+        else if (!sameId(now, setImage)) {
+          skip(
+            c.catalogId,
+            `now runs image ${now ?? 'unknown'}, not ${setImage ?? 'the one'} this rollout set: left as it is`,
+          );
+        } else return true;
+        return false;
+      });
       const column = imageColumn();
       return {
-        catalogIds: moved.map((c) => c.catalogId),
-        catalogNames: moved.map((c) => c.catalogName ?? c.catalogId),
-        restoreImages: moved.map((c) => column.index(c.previousImageId)),
+        catalogIds: restorable.map((c) => c.catalogId),
+        catalogNames: restorable.map((c) => c.catalogName ?? c.catalogId),
+        restoreImages: restorable.map((c) => column.index(c.previousImageId)),
+        currentImages: restorable.map((c) => column.index(current.get(c.catalogId.toLowerCase()))),
         images: column.images,
+        skipped,
+        skippedCount,
       };
     },
 

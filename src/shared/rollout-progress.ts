@@ -27,6 +27,8 @@ export const ROLLOUT_LIMITS = {
   skippedListed: 50,
   /** Catalogs in one page of the `progress` query. */
   pageSize: 1_000,
+  /** Steering actions a rollout keeps (the last ones). */
+  steeringKept: 50,
 } as const;
 
 export type CatalogRolloutState =
@@ -126,6 +128,17 @@ export interface RolloutSummary {
   /** Why the rollout halted or was aborted. */
   reason?: string;
   waitingUntil?: string;
+  /** Who paused, resumed, aborted, approved or rolled the rollout back, when and why (the last ones). */
+  steering?: SteeringRecord[];
+}
+
+export type SteeringAction = 'pause' | 'resume' | 'abort' | 'rollback' | 'approve';
+
+export interface SteeringRecord {
+  action: SteeringAction;
+  by: string;
+  at: string;
+  reason?: string;
 }
 
 /** What the `progress` query answers: the summary and one page of catalogs. */
