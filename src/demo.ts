@@ -4,10 +4,12 @@
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CitrixClient } from './citrix';
-import { watchUpdate } from './progress';
 import { SEED_IDS, startSimulator } from './simulator';
-import { startCatalogUpdate } from './starter';
-import { startLocalTemporal } from './temporal';
+import { type CatalogUpdateResult, type CatalogUpdateStatus } from './shared';
+import { startCatalogUpdate, watchWorkflow } from './client';
+import { describeStatus } from './cli/render';
+import { statusQuery } from './workflows';
+import { startLocalTemporal } from './dev/local-temporal';
 import { createCatalogWorker } from './worker';
 
 const TASK_QUEUE = 'catalog-rollout-demo';
@@ -40,7 +42,12 @@ async function main(): Promise<number> {
       console.log(
         `Started workflow ${handle.workflowId}: catalog ${SEED_IDS.catalogs.finance} -> image ${SEED_IDS.images.win11Nov}`,
       );
-      return watchUpdate(handle);
+      const end = await watchWorkflow<CatalogUpdateStatus, CatalogUpdateResult>(handle, {
+        query: (h) => h.query(statusQuery),
+        onChange: (status) => console.log(`${new Date().toISOString().slice(11, 19)}  ${describeStatus(status)}`),
+      });
+      if (end.kind === 'completed') return end.result;
+      throw new Error(end.kind === 'failed' ? `${end.failure.type}: ${end.failure.message}` : end.reason);
     });
     const requests = simulator.requests();
     const posts = requests.filter((r) => r.operation === 'updateImage').length;

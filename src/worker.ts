@@ -1,92 +1,19 @@
-import {
-  Runtime,
-  Worker,
-  makeTelemetryFilterString,
-  type NativeConnection,
-  type WorkflowBundleOption,
-} from '@temporalio/worker';
-import { createActivities } from './activities';
+import { Runtime, type Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { CitrixClient, SecretRedactor } from './citrix';
+import { ConfigError, SECRET_VARIABLES, loadWorkerConfig, secretsOf, type WorkerConfig } from './config';
 import {
-  ConfigError,
-  DEFAULT_MAX_CACHED_WORKFLOWS,
-  SECRET_VARIABLES,
-  loadWorkerConfig,
-  secretsOf,
-  type WorkerConfig,
-} from './config';
-import {
-  activityInterceptors,
   createJsonLogger,
   createRedactor,
   HISTOGRAM_BUCKETS,
   startHealthServer,
   WorkerMetrics,
-  workflowInterceptorModules,
   type HealthServer,
 } from './observability';
-import { connectWorkerConnection } from './temporal';
+import { connectWorkerConnection, createCatalogWorker } from './runtime/catalog-worker';
+import { checkCitrixAccess, checkSearchAttributes } from './runtime/preflight';
+import { TemporalProbe } from './runtime/readiness';
 
-export interface CatalogWorkerOptions {
-  connection: NativeConnection;
-  namespace?: string;
-  taskQueue: string;
-  citrix: CitrixClient;
-  /** @default 30_000 */
-  postRetrySettleMs?: number;
-  /**
-   * A prebuilt workflow bundle (`npm run build` writes one, with the observability interceptors in it); without it
-   * the code is bundled at start (about a second).
-   */
-  workflowBundle?: WorkflowBundleOption;
-  /** @default DEFAULT_MAX_CACHED_WORKFLOWS (500) */
-  maxCachedWorkflows?: number;
-  /** @default 200 */
-  maxConcurrentActivities?: number;
-  /** @default 40 */
-  maxConcurrentWorkflowTasks?: number;
-  /** @default 10_000 */
-  shutdownGraceMs?: number;
-  /** Poll intervals up to this loop inside one heartbeating activity attempt. @default 15_000 */
-  pollLoopMaxIntervalMs?: number;
-  /** Least time between two progress reports of one poll. @default 60_000 */
-  progressReportIntervalMs?: number;
-  /** Incoming webhook for rollout notifications. */
-  webhookUrl?: string;
-  /** @default metrics on the installed Temporal runtime's meter */
-  metrics?: WorkerMetrics;
-}
-
-/** Registers the catalog workflows and the Citrix activities on one task queue. */
-export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Worker> {
-  const metrics = options.metrics ?? new WorkerMetrics(Runtime.instance().metricMeter);
-  return Worker.create({
-    connection: options.connection,
-    namespace: options.namespace ?? 'default',
-    taskQueue: options.taskQueue,
-    ...(options.workflowBundle
-      ? { workflowBundle: options.workflowBundle }
-      : { workflowsPath: require.resolve('./workflows') }),
-    activities: createActivities({
-      citrix: options.citrix,
-      postRetrySettleMs: options.postRetrySettleMs,
-      webhookUrl: options.webhookUrl,
-      inActivityPollMaxIntervalMs: options.pollLoopMaxIntervalMs,
-      maxLoopingPolls: Math.floor((options.maxConcurrentActivities ?? 200) / 2),
-      progressReportIntervalMs: options.progressReportIntervalMs,
-    }),
-    interceptors: {
-      activity: [activityInterceptors(metrics)],
-      // A prebuilt bundle carries them already (the SDK would warn that it ignores them).
-      ...(options.workflowBundle ? {} : { workflowModules: workflowInterceptorModules }),
-    },
-    sinks: metrics.sinks(),
-    maxCachedWorkflows: options.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS,
-    maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? 200,
-    maxConcurrentWorkflowTaskExecutions: options.maxConcurrentWorkflowTasks ?? 40,
-    shutdownGraceTime: options.shutdownGraceMs ?? 10_000,
-  });
-}
+export { type CatalogWorkerOptions, createCatalogWorker } from './runtime/catalog-worker';
 
 /** How long after the grace period a shutdown may still take before the process gives up and exits non-zero. */
 const SHUTDOWN_SLACK_MS = 10_000;
@@ -127,11 +54,17 @@ async function main(): Promise<void> {
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
   let worker: Worker | undefined;
   let health: HealthServer | undefined;
+  let temporal: TemporalProbe | undefined;
   if (config.healthBindAddress) {
     health = await startHealthServer(config.healthBindAddress, {
       live: () => worker?.getState() !== 'FAILED',
-      ready: () => worker?.getState() === 'RUNNING',
-      details: () => ({ state: worker?.getState() ?? 'STARTING', taskQueue: config.temporal.taskQueue }),
+      // Ready while it polls and its server answers: a worker cut off from Temporal takes no work.
+      ready: () => worker?.getState() === 'RUNNING' && temporal?.reachable === true,
+      details: () => ({
+        state: worker?.getState() ?? 'STARTING',
+        taskQueue: config.temporal.taskQueue,
+        ...temporal?.details,
+      }),
     }).catch((error: Error) => {
       throw new Error(
         `cannot start the health endpoint on HEALTH_BIND_ADDRESS=${config.healthBindAddress}: ${error.message}`,
@@ -155,6 +88,13 @@ async function main(): Promise<void> {
   const connection = await connectWorkerConnection(config.temporal);
   const citrix = new CitrixClient({ ...config.citrix.client, onExchange: metrics.citrixExchange, redactor });
   try {
+    // Refuse to take tasks that could only fail: wrong Citrix credentials, a namespace without the search attributes.
+    const warnings = await Promise.all([
+      checkCitrixAccess(citrix),
+      checkSearchAttributes(connection.operatorService, config.temporal.namespace),
+    ]);
+    for (const warning of warnings) if (warning) log.warn(warning);
+    temporal = new TemporalProbe(connection).start();
     worker = await createCatalogWorker({
       connection,
       namespace: config.temporal.namespace,
@@ -188,6 +128,7 @@ async function main(): Promise<void> {
     await running;
     log.info('worker stopped');
   } finally {
+    temporal?.stop();
     await citrix.close();
     await connection.close();
     await health?.close();

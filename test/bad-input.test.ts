@@ -1,18 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import type { CitrixClient } from '../src/citrix';
 import { InvalidInputError, type UpdateCatalogImageInput } from '../src/shared';
-import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
-import { startCatalogUpdate } from '../src/starter';
-import { startLocalTemporal } from '../src/temporal';
-import { createCatalogWorker } from '../src/worker';
+import { SEED_IDS, type RunningSimulator } from '../src/simulator';
+import { startCatalogUpdate } from '../src/client';
 import { updateCatalogImage } from '../src/workflows';
 import {
   captureTemporalLogs,
   processEnvFor,
-  citrixFor,
   failureOf,
   freePort,
   historiesAsJson,
@@ -21,7 +15,8 @@ import {
   runStarter,
   SecretWatch,
   spawnWorker,
-  workflowBundle,
+  startStack,
+  type TestStack,
 } from './helpers';
 
 captureTemporalLogs();
@@ -32,49 +27,24 @@ const { catalogs, images } = SEED_IDS;
 const MISSING_GUID = '00000000-0000-4000-8000-000000000000';
 
 describe('bad input gets a clear, actionable error and posts nothing', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
   let simulator: RunningSimulator;
-  let citrix: CitrixClient;
-  let wrongSecret: CitrixClient;
-  let workers: Worker[];
-  let runs: Promise<unknown>;
-  let address: string;
   let closedPort: number;
   const secrets = new SecretWatch(() => [simulator]);
   const figures = { tried: 0, correct: 0 };
 
   before(async () => {
-    const port = await freePort();
-    address = `127.0.0.1:${port}`;
     closedPort = await freePort();
-    const [started, sim, bundle] = await Promise.all([
-      startLocalTemporal({ port }),
-      startSimulator({ updateDurationMs: 1_000, acceptLagMs: 100 }),
-      workflowBundle(),
-    ]);
-    env = started;
-    simulator = sim;
-    citrix = citrixFor(simulator);
-    wrongSecret = citrixFor(simulator, { clientSecret: 'not-the-secret' });
-    workers = await Promise.all([
-      createCatalogWorker({ connection: env.nativeConnection, taskQueue: TASK_QUEUE, citrix, workflowBundle: bundle }),
-      createCatalogWorker({
-        connection: env.nativeConnection,
-        taskQueue: WRONG_SECRET_QUEUE,
-        citrix: wrongSecret,
-        workflowBundle: bundle,
-      }),
-    ]);
-    runs = Promise.all(workers.map((worker) => worker.run()));
+    stack = await startStack({
+      taskQueue: TASK_QUEUE,
+      simulator: { updateDurationMs: 1_000, acceptLagMs: 100 },
+      moreWorkers: [{ taskQueue: WRONG_SECRET_QUEUE, citrix: { clientSecret: 'not-the-secret' } }],
+    });
+    ({ simulator } = stack);
   });
 
   after(async () => {
-    for (const worker of workers ?? []) worker.shutdown();
-    await runs;
-    await citrix?.close();
-    await wrongSecret?.close();
-    await simulator?.close();
-    await env?.teardown();
+    await stack?.stop();
     recordFigures({ row: 'bad input', tried: figures.tried, endedCorrectly: figures.correct, duplicatePosts: 0 });
     printFigures();
   });
@@ -91,55 +61,55 @@ describe('bad input gets a clear, actionable error and posts nothing', () => {
   }
 
   const processEnv = (extra: Record<string, string | undefined> = {}) =>
-    processEnvFor(simulator, address, TASK_QUEUE, extra);
+    processEnvFor(simulator, stack.address, TASK_QUEUE, extra);
   const start = ['start', '--catalog', catalogs.finance, '--image', images.win11Nov];
   const starterCases: Array<[string, string[], number, RegExp, Record<string, string | undefined>?]> = [
     [
       'a malformed catalog id',
       ['start', '--catalog', 'Finance', '--image', images.win11Nov],
       2,
-      /catalogId must be a catalog GUID/,
+      /--catalog must be a catalog GUID/,
     ],
     [
       'a malformed image id',
       ['start', '--catalog', catalogs.finance, '--image', '../images'],
       2,
-      /imageId must be a Citrix template image id/,
+      /--image must be a Citrix template image id/,
     ],
     [
       'a negative VDA update delay',
       [...start, '--vda-update-delay', '-5'],
       2,
-      /vdaUpdateDelayMinutes must be -1 \(next shutdown\), 0 \(now\)/,
+      /--vda-update-delay must be -1 \(next shutdown\), 0 \(now\)/,
     ],
     [
       'an absurd VDA update delay',
       [...start, '--vda-update-delay', '99999999'],
       2,
-      /vdaUpdateDelayMinutes must be at most a week/,
+      /--vda-update-delay must be at most a week/,
     ],
     ['a zero poll interval', [...start, '--poll-interval', '0s'], 2, /expected a duration with a unit/],
     ['a negative poll interval', [...start, '--poll-interval', '-30s'], 2, /expected a duration with a unit/],
-    ['an absurd poll interval', [...start, '--poll-interval', '5h'], 2, /pollIntervalMs must be at most 1 hour/],
+    ['an absurd poll interval', [...start, '--poll-interval', '5h'], 2, /--poll-interval must be at most 1 hour/],
     [
       'a deadline shorter than the poll interval',
       [...start, '--poll-interval', '10m', '--deadline', '5m'],
       2,
-      /deadlineMs must be longer than pollIntervalMs/,
+      /--deadline must be longer than --poll-interval/,
     ],
-    ['an absurd deadline', [...start, '--deadline', '30d'], 2, /deadlineMs must be at most 7 days/],
-    ['an empty warning title', [...start, '--warning-title', '  '], 2, /warningTitle must not be empty/],
+    ['an absurd deadline', [...start, '--deadline', '30d'], 2, /--deadline must be at most 7 days/],
+    ['an empty warning title', [...start, '--warning-title', '  '], 2, /--warning-title must not be empty/],
     [
       'an oversized warning message',
       [...start, '--warning-message', 'x'.repeat(3000)],
       2,
-      /warningMessage is longer than 2048 characters/,
+      /--warning-message is longer than 2048 characters/,
     ],
     ['a missing image', ['start', '--catalog', catalogs.finance], 2, /required option '--image <id>'/],
     [
-      'an unreachable Temporal server',
+      'an unreachable Temporal server (exit 3: it could not tell)',
       start,
-      1,
+      3,
       /cannot reach the Temporal server at 127\.0\.0\.1:\d+ .*TEMPORAL_ADDRESS/s,
       { TEMPORAL_ADDRESS: 'CLOSED' },
     ],
@@ -166,12 +136,13 @@ describe('bad input gets a clear, actionable error and posts nothing', () => {
     ],
   ];
 
-  test(`the starter exits 2 for bad input and 1 for an unreachable or refusing server, with a message that says what to do (${starterCases.length} cases)`, async () => {
-    const problems: string[] = [];
-    // A few at a time: each is a process that compiles TypeScript on start.
-    for (let first = 0; first < starterCases.length; first += 4) {
-      await Promise.all(
-        starterCases.slice(first, first + 4).map(async ([what, args, code, message, extra = {}]) => {
+  // A few at a time: each is a process that compiles TypeScript on start.
+  describe(
+    `the starter exits 2 for bad input, 1 for a refusing server and 3 for an unreachable one, with a message that says what to do (${starterCases.length} cases)`,
+    { concurrency: 4 },
+    () => {
+      for (const [what, args, code, message, extra = {}] of starterCases) {
+        test(what, async () => {
           const resolved = Object.fromEntries(
             Object.entries(extra).map(([name, value]) => [
               name,
@@ -184,21 +155,16 @@ describe('bad input gets a clear, actionable error and posts nothing', () => {
                   : value,
             ]),
           );
-          try {
-            await expectCase(async () => {
-              const result = await runStarter(args, processEnv(resolved));
-              secrets.keep(`starter output for ${what}`, result.stdout + result.stderr);
-              assert.equal(result.code, code, `${what}: exit ${result.code}\n${result.stderr}`);
-              assert.match(result.stderr, message, what);
-            });
-          } catch (error) {
-            problems.push(`${what}: ${(error as Error).message}`);
-          }
-        }),
-      );
-    }
-    assert.deepEqual(problems, []);
-  });
+          await expectCase(async () => {
+            const result = await runStarter(args, processEnv(resolved));
+            secrets.keep(`starter output for ${what}`, result.stdout + result.stderr);
+            assert.equal(result.code, code, `${what}: exit ${result.code}\n${result.stderr}`);
+            assert.match(result.stderr, message, what);
+          });
+        });
+      }
+    },
+  );
 
   const workerCases: Array<[string, Record<string, string | undefined>, RegExp]> = [
     [
@@ -235,30 +201,34 @@ describe('bad input gets a clear, actionable error and posts nothing', () => {
     ],
   ];
 
-  test(`the worker refuses to start with exit 1 and one clear message for a broken configuration (${workerCases.length} cases)`, async () => {
-    await Promise.all(
-      workerCases.map(([what, extra, message]) =>
-        expectCase(async () => {
-          let output = '';
-          const env = processEnv(extra);
-          if (env.TEMPORAL_ADDRESS === 'CLOSED') env.TEMPORAL_ADDRESS = `127.0.0.1:${closedPort}`;
-          await assert.rejects(
-            spawnWorker(env, (text) => (output += text)),
-            /worker exited with 1 before it started/,
-            what,
-          );
-          secrets.keep(`worker output for ${what}`, output);
-          assert.match(output, message, what);
-          // A webhook URL is a credential, and so is a password in a URL: neither is repeated back.
-          if (extra.ROLLOUT_WEBHOOK_URL) assert.ok(!output.includes(extra.ROLLOUT_WEBHOOK_URL), what);
-          assert.ok(!output.includes('hunter22'), what);
-        }),
-      ),
-    );
-  });
+  describe(
+    `the worker refuses to start with exit 1 and one clear message for a broken configuration (${workerCases.length} cases)`,
+    { concurrency: workerCases.length },
+    () => {
+      for (const [what, extra, message] of workerCases) {
+        test(what, () =>
+          expectCase(async () => {
+            let output = '';
+            const env = processEnv(extra);
+            if (env.TEMPORAL_ADDRESS === 'CLOSED') env.TEMPORAL_ADDRESS = `127.0.0.1:${closedPort}`;
+            await assert.rejects(
+              spawnWorker(env, (text) => (output += text)),
+              /worker exited with 1 before it started/,
+              what,
+            );
+            secrets.keep(`worker output for ${what}`, output);
+            assert.match(output, message, what);
+            // A webhook URL is a credential, and so is a password in a URL: neither is repeated back.
+            if (extra.ROLLOUT_WEBHOOK_URL) assert.ok(!output.includes(extra.ROLLOUT_WEBHOOK_URL), what);
+            assert.ok(!output.includes('hunter22'), what);
+          }),
+        );
+      }
+    },
+  );
 
   const update = (input: Partial<UpdateCatalogImageInput>, taskQueue = TASK_QUEUE) =>
-    startCatalogUpdate(env.client, taskQueue, {
+    startCatalogUpdate(stack.env.client, taskQueue, {
       catalogId: catalogs.finance,
       imageId: images.win11Nov,
       pollIntervalMs: 1_000,
@@ -313,20 +283,22 @@ describe('bad input gets a clear, actionable error and posts nothing', () => {
     ],
   ];
 
-  test(`the workflow fails at once, non-retryably, for targets no retry can fix (${workflowCases.length} cases)`, async () => {
+  describe(`the workflow fails at once, non-retryably, for targets no retry can fix (${workflowCases.length} cases)`, () => {
     for (const [what, arrange, input, type, message, taskQueue] of workflowCases) {
-      secrets.collectTokens();
-      simulator.reset();
-      arrange();
-      await expectCase(async () => {
-        const started = Date.now();
-        const { handle } = await update(input, taskQueue);
-        const failure = await failureOf(handle.result());
-        secrets.keepError(what, failure);
-        assert.equal(failure.type, type, `${what}: ${failure.message}`);
-        assert.equal(failure.nonRetryable, true, what);
-        assert.match(failure.message, message, what);
-        assert.ok(Date.now() - started < 10_000, `${what} failed without retrying`);
+      test(what, async () => {
+        secrets.collectTokens();
+        simulator.reset();
+        arrange();
+        await expectCase(async () => {
+          const started = Date.now();
+          const { handle } = await update(input, taskQueue);
+          const failure = await failureOf(handle.result());
+          secrets.keepError(what, failure);
+          assert.equal(failure.type, type, `${what}: ${failure.message}`);
+          assert.equal(failure.nonRetryable, true, what);
+          assert.match(failure.message, message, what);
+          assert.ok(Date.now() - started < 10_000, `${what} failed without retrying`);
+        });
       });
     }
   });
@@ -354,33 +326,41 @@ describe('bad input gets a clear, actionable error and posts nothing', () => {
     ],
   ];
 
-  test(`the client API refuses bad input before starting anything, and a workflow started around it fails as InvalidInput (${apiCases.length} cases)`, async () => {
-    secrets.collectTokens();
-    simulator.reset();
+  describe(`the client API refuses bad input before starting anything, and a workflow started around it fails as InvalidInput (${apiCases.length} cases)`, () => {
+    before(() => {
+      secrets.collectTokens();
+      simulator.reset();
+    });
+
     for (const [what, input, message] of apiCases) {
-      await expectCase(async () => {
-        await assert.rejects(startCatalogUpdate(env.client, TASK_QUEUE, input), (error: unknown) => {
-          assert.ok(error instanceof InvalidInputError, what);
-          assert.match(error.message, message, what);
-          return true;
-        });
-        const handle = await env.client.workflow.start(updateCatalogImage, {
-          taskQueue: TASK_QUEUE,
-          workflowId: `bad-input-direct-${what.replace(/\W+/g, '-')}`,
-          args: [input],
-        });
-        const failure = await failureOf(handle.result());
-        secrets.keepError(what, failure);
-        assert.equal(failure.type, 'InvalidInput');
-        assert.equal(failure.nonRetryable, true);
-        assert.match(failure.message, message);
-      });
+      test(what, () =>
+        expectCase(async () => {
+          await assert.rejects(startCatalogUpdate(stack.env.client, TASK_QUEUE, input), (error: unknown) => {
+            assert.ok(error instanceof InvalidInputError, what);
+            assert.match(error.message, message, what);
+            return true;
+          });
+          const handle = await stack.env.client.workflow.start(updateCatalogImage, {
+            taskQueue: TASK_QUEUE,
+            workflowId: `bad-input-direct-${what.replace(/\W+/g, '-')}`,
+            args: [input],
+          });
+          const failure = await failureOf(handle.result());
+          secrets.keepError(what, failure);
+          assert.equal(failure.type, 'InvalidInput');
+          assert.equal(failure.nonRetryable, true);
+          assert.match(failure.message, message);
+        }),
+      );
     }
-    assert.equal(simulator.requests().length, 0, 'Citrix was not even read');
+
+    test('Citrix was not even read', () => {
+      assert.equal(simulator.requests().length, 0, 'Citrix was not even read');
+    });
   });
 
   test('no bad input leaks the client secret or a bearer token into a history, log line or message', async () => {
-    const report = secrets.assertNoSecrets(await historiesAsJson(env.client));
+    const report = secrets.assertNoSecrets(await historiesAsJson(stack.env.client));
     recordFigures({ row: 'secrets: bad input', tried: report.texts, endedCorrectly: report.texts, duplicatePosts: 0 });
   });
 });

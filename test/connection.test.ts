@@ -11,7 +11,9 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { loadTemporalConfig, loadWorkerConfig } from '../src/config';
-import { connectClient, connectionOptions, connectWorkerConnection, startLocalTemporal } from '../src/temporal';
+import { connectClient, connectionOptions } from '../src/client';
+import { connectWorkerConnection } from '../src/runtime/catalog-worker';
+import { startLocalTemporal } from '../src/dev/local-temporal';
 import { freePort, quietTemporalLogs } from './helpers';
 
 quietTemporalLogs();

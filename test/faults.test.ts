@@ -2,19 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import type { CitrixClient } from '../src/citrix';
 import { catalogUpdateWorkflowId, type UpdateCatalogImageInput } from '../src/shared';
-import { SEED_IDS, startSimulator, type FaultSpec, type RunningSimulator } from '../src/simulator';
-import { startCatalogUpdate } from '../src/starter';
-import { startLocalTemporal, startTimeSkippingTemporal } from '../src/temporal';
-import { createCatalogWorker } from '../src/worker';
+import { SEED_IDS, type FaultSpec, type RunningSimulator } from '../src/simulator';
+import { startCatalogUpdate } from '../src/client';
 import { updateCatalogImage } from '../src/workflows';
 import {
   acceptedPosts,
   captureTemporalLogs,
-  citrixFor,
   eventually,
   failureOf,
   freePort,
@@ -22,9 +16,10 @@ import {
   printFigures,
   recordFigures,
   SecretWatch,
+  startStack,
   statusOf,
+  type TestStack,
   waitedAfter,
-  workflowBundle,
 } from './helpers';
 
 captureTemporalLogs();
@@ -150,107 +145,100 @@ function clearingFaults(catalogId: string): FaultCase[] {
 
 describe('an update rides out a misbehaving Citrix and posts once', () => {
   const TASK_QUEUE = 'faults-test';
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
   let simulator: RunningSimulator;
-  let citrix: CitrixClient;
-  let worker: Worker;
-  let workerRun: Promise<void>;
   const secrets = new SecretWatch(() => [simulator]);
 
   before(async () => {
-    const [started, sim, bundle] = await Promise.all([
-      startLocalTemporal({ port: await freePort() }),
-      startSimulator({ updateDurationMs: Infinity, acceptLagMs: 300 }),
-      workflowBundle(),
-    ]);
-    env = started;
-    simulator = sim;
-    citrix = citrixFor(simulator, { requestTimeoutMs: REQUEST_TIMEOUT_MS });
-    worker = await createCatalogWorker({
-      connection: env.nativeConnection,
+    stack = await startStack({
       taskQueue: TASK_QUEUE,
-      citrix,
-      postRetrySettleMs: 1_000,
-      workflowBundle: bundle,
+      simulator: { updateDurationMs: Infinity, acceptLagMs: 300 },
+      citrix: { requestTimeoutMs: REQUEST_TIMEOUT_MS },
     });
-    workerRun = worker.run();
+    ({ simulator } = stack);
   });
 
   after(async () => {
-    worker?.shutdown();
-    await workerRun;
-    await citrix?.close();
-    await simulator?.close();
-    await env?.teardown();
+    await stack?.stop();
     printFigures();
   });
 
   // Legal is a single-session catalog: the multi-session November image does not fit it.
   const catalogIds = Object.values(catalogs).filter((id) => id !== catalogs.legal);
 
-  test('every fault that clears ends in a completed update with exactly one accepted post, and Retry-After is honoured', async () => {
+  describe('every fault that clears ends in a completed update with exactly one accepted post, and Retry-After is honoured', () => {
     const cases = clearingFaults('{catalog}');
     let endedCorrectly = 0;
     let duplicatePosts = 0;
     const waits: string[] = [];
-    const problems: string[] = [];
+
+    after(() => {
+      recordFigures({
+        row: 'broken Citrix: faults that clear',
+        tried: cases.length,
+        endedCorrectly,
+        duplicatePosts,
+        note: waits.join('; '),
+      });
+      for (const wait of waits) console.log(`Retry-After: ${wait}`);
+    });
+
     // One case per catalog at a time, so that a batch of cases runs side by side.
     for (let first = 0; first < cases.length; first += catalogIds.length) {
-      secrets.collectTokens();
-      simulator.reset();
       const batch = cases.slice(first, first + catalogIds.length);
-      await Promise.all(
-        batch.map(async (faultCase, index) => {
+      describe(`faults ${first + 1} to ${first + batch.length}, side by side`, { concurrency: batch.length }, () => {
+        before(() => {
+          secrets.collectTokens();
+          simulator.reset();
+        });
+
+        for (const [index, faultCase] of batch.entries()) {
           const catalogId = catalogIds[index]!;
-          const [own] = clearingFaults(catalogId).filter((c) => c.name === faultCase.name);
-          try {
-            const { handle } = await startCatalogUpdate(env.client, TASK_QUEUE, {
-              catalogId,
-              imageId: images.win11Nov,
-              pollIntervalMs: 1_000,
-            });
-            for (const fault of own!.faults ?? []) simulator.addFault(fault);
-            await waitForProcessing(handle);
-            for (const fault of own!.faultsWhileWaiting ?? []) simulator.addFault(fault);
-            await own!.whileWaiting?.(simulator);
-            // Updates last until the case's faults have been served; then the catalog finishes.
-            await eventually(
-              () => simulator.faults().every((f) => f.match?.catalogId !== catalogId) || undefined,
-              40_000,
-              'the faults to be served',
-            );
-            simulator.completeUpdate(catalogId);
-            const result = await handle.result();
-            assert.equal(result.outcome, 'imageAssigned');
-            const posts = acceptedPosts(simulator, catalogId);
-            duplicatePosts += Math.max(0, posts - 1);
-            assert.equal(posts, 1, 'exactly one accepted post');
-            if (own!.measure) {
-              const { waitedMs, atLeastMs } = own!.measure(simulator, catalogId);
-              waits.push(`${own!.name}: waited ${Math.round(waitedMs)} ms (asked ${atLeastMs})`);
-              assert.ok(waitedMs >= atLeastMs - 50, `${own!.name}: waited ${waitedMs} ms, asked for ${atLeastMs}`);
+          const own = clearingFaults(catalogId).find((c) => c.name === faultCase.name)!;
+          test(own.name, async () => {
+            let handle: WorkflowHandle<typeof updateCatalogImage> | undefined;
+            try {
+              ({ handle } = await startCatalogUpdate(stack.env.client, TASK_QUEUE, {
+                catalogId,
+                imageId: images.win11Nov,
+                pollIntervalMs: 1_000,
+              }));
+              for (const fault of own.faults ?? []) simulator.addFault(fault);
+              await waitForProcessing(handle);
+              for (const fault of own.faultsWhileWaiting ?? []) simulator.addFault(fault);
+              await own.whileWaiting?.(simulator);
+              // Updates last until the case's faults have been served; then the catalog finishes.
+              await eventually(
+                () => simulator.faults().every((f) => f.match?.catalogId !== catalogId) || undefined,
+                40_000,
+                'the faults to be served',
+              );
+              simulator.completeUpdate(catalogId);
+              const result = await handle.result();
+              assert.equal(result.outcome, 'imageAssigned');
+              const posts = acceptedPosts(simulator, catalogId);
+              duplicatePosts += Math.max(0, posts - 1);
+              assert.equal(posts, 1, 'exactly one accepted post');
+              if (own.measure) {
+                const { waitedMs, atLeastMs } = own.measure(simulator, catalogId);
+                waits.push(`${own.name}: waited ${Math.round(waitedMs)} ms (asked ${atLeastMs})`);
+                assert.ok(waitedMs >= atLeastMs - 50, `${own.name}: waited ${waitedMs} ms, asked for ${atLeastMs}`);
+              }
+              endedCorrectly++;
+            } catch (error) {
+              secrets.keepError(own.name, error);
+              // The next batch updates this catalog again: leave it no update to attach to.
+              await handle?.terminate('the fault case failed').catch(() => undefined);
+              throw error;
             }
-            endedCorrectly++;
-          } catch (error) {
-            secrets.keepError(own!.name, error);
-            problems.push(`${own!.name}: ${(error as Error).message}`);
-          }
-        }),
-      );
+          });
+        }
+      });
     }
-    recordFigures({
-      row: 'broken Citrix: faults that clear',
-      tried: cases.length,
-      endedCorrectly,
-      duplicatePosts,
-      note: waits.join('; '),
-    });
-    for (const wait of waits) console.log(`Retry-After: ${wait}`);
-    assert.deepEqual(problems, []);
   });
 
   test('the client secret and the bearer tokens appear in no history, log line or error message', async () => {
-    const report = secrets.assertNoSecrets(await historiesAsJson(env.client));
+    const report = secrets.assertNoSecrets(await historiesAsJson(stack.env.client));
     recordFigures({
       row: 'secrets: fault matrix',
       tried: report.texts,
@@ -275,49 +263,33 @@ async function waitForProcessing(handle: WorkflowHandle): Promise<void> {
 
 describe('a fault that never clears ends in a clear failure within the deadline (time-skipping server)', () => {
   const TASK_QUEUE = 'faults-never-clear';
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
   let simulator: RunningSimulator;
-  let citrix: CitrixClient;
-  let unreachable: CitrixClient;
-  let worker: Worker;
-  let unreachableWorker: Worker;
-  let runs: Promise<unknown>;
   const secrets = new SecretWatch(() => [simulator]);
 
   before(async () => {
-    const [started, sim, bundle] = await Promise.all([
-      startTimeSkippingTemporal(),
-      startSimulator({ updateDurationMs: Infinity, acceptLagMs: 0 }),
-      workflowBundle(),
-    ]);
-    env = started;
-    simulator = sim;
-    citrix = citrixFor(simulator, { requestTimeoutMs: REQUEST_TIMEOUT_MS });
     // A Citrix host that refuses connections: a port that was free a moment ago.
     const closedPort = await freePort();
-    unreachable = citrixFor(simulator, {
-      apiBaseUrl: `http://127.0.0.1:${closedPort}/catalogservice`,
-      tokenUrl: `http://127.0.0.1:${closedPort}/cctrustoauth2/${simulator.customerId}/tokens/clients`,
-      requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    stack = await startStack({
+      taskQueue: TASK_QUEUE,
+      server: 'timeSkipping',
+      simulator: { updateDurationMs: Infinity, acceptLagMs: 0 },
+      citrix: { requestTimeoutMs: REQUEST_TIMEOUT_MS },
+      moreWorkers: [
+        {
+          taskQueue: `${TASK_QUEUE}-unreachable`,
+          citrix: (sim) => ({
+            apiBaseUrl: `http://127.0.0.1:${closedPort}/catalogservice`,
+            tokenUrl: `http://127.0.0.1:${closedPort}/cctrustoauth2/${sim.customerId}/tokens/clients`,
+          }),
+        },
+      ],
     });
-    const common = { connection: env.nativeConnection, postRetrySettleMs: 1_000, workflowBundle: bundle };
-    worker = await createCatalogWorker({ ...common, taskQueue: TASK_QUEUE, citrix });
-    unreachableWorker = await createCatalogWorker({
-      ...common,
-      taskQueue: `${TASK_QUEUE}-unreachable`,
-      citrix: unreachable,
-    });
-    runs = Promise.all([worker.run(), unreachableWorker.run()]);
+    ({ simulator } = stack);
   });
 
   after(async () => {
-    worker?.shutdown();
-    unreachableWorker?.shutdown();
-    await runs;
-    await citrix?.close();
-    await unreachable?.close();
-    await simulator?.close();
-    await env?.teardown();
+    await stack?.stop();
     printFigures();
   });
 
@@ -385,31 +357,40 @@ describe('a fault that never clears ends in a clear failure within the deadline 
     },
   ];
 
-  test('each never-clearing fault fails non-retryably with an actionable message before the deadline, posting at most once', async () => {
+  describe('each never-clearing fault fails non-retryably with an actionable message before the deadline, posting at most once', () => {
     let endedCorrectly = 0;
-    const problems: string[] = [];
+
+    after(() =>
+      recordFigures({
+        row: 'broken Citrix: faults that never clear (clear failure in time)',
+        tried: cases.length,
+        endedCorrectly,
+        duplicatePosts: 0,
+      }),
+    );
+
     for (const c of cases) {
-      secrets.collectTokens();
-      simulator.reset();
-      for (const fault of c.faults ?? []) simulator.addFault(fault);
-      const handle = await env.client.workflow.start(updateCatalogImage, {
-        taskQueue: c.taskQueue ?? TASK_QUEUE,
-        workflowId: catalogUpdateWorkflowId(c.catalogId),
-        args: [
-          {
-            catalogId: c.catalogId,
-            imageId: images.win11Nov,
-            pollIntervalMs: c.pollIntervalMs ?? 60_000,
-            deadlineMs,
-          } satisfies UpdateCatalogImageInput,
-        ],
-      });
-      if (c.afterPost) {
-        await eventually(() => acceptedPosts(simulator, c.catalogId) > 0 || undefined, 20_000, 'the post');
-        for (const fault of c.afterPost) simulator.addFault(fault);
-      }
-      handles.push(handle);
-      try {
+      test(c.name, async () => {
+        secrets.collectTokens();
+        simulator.reset();
+        for (const fault of c.faults ?? []) simulator.addFault(fault);
+        const handle = await stack.env.client.workflow.start(updateCatalogImage, {
+          taskQueue: c.taskQueue ?? TASK_QUEUE,
+          workflowId: catalogUpdateWorkflowId(c.catalogId),
+          args: [
+            {
+              catalogId: c.catalogId,
+              imageId: images.win11Nov,
+              pollIntervalMs: c.pollIntervalMs ?? 60_000,
+              deadlineMs,
+            } satisfies UpdateCatalogImageInput,
+          ],
+        });
+        if (c.afterPost) {
+          await eventually(() => acceptedPosts(simulator, c.catalogId) > 0 || undefined, 20_000, 'the post');
+          for (const fault of c.afterPost) simulator.addFault(fault);
+        }
+        handles.push(handle);
         const failure = await failureOf(handle.result());
         secrets.keepError(c.name, failure);
         assert.equal(failure.type, c.type, `${c.name}: ${failure.message}`);
@@ -420,17 +401,8 @@ describe('a fault that never clears ends in a clear failure within the deadline 
         assert.ok(tookMs <= deadlineMs + 60_000, `${c.name}: ended after ${tookMs} ms`);
         assert.equal(acceptedPosts(simulator, c.catalogId), c.posts);
         endedCorrectly++;
-      } catch (error) {
-        problems.push(`${c.name}: ${(error as Error).message}`);
-      }
+      });
     }
-    recordFigures({
-      row: 'broken Citrix: faults that never clear (clear failure in time)',
-      tried: cases.length,
-      endedCorrectly,
-      duplicatePosts: 0,
-    });
-    assert.deepEqual(problems, []);
   });
 
   test('no never-clearing fault leaks the client secret or a bearer token', async () => {

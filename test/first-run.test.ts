@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEED_IDS } from '../src/simulator';
-import { SearchAttributesMissingError, startCatalogUpdate } from '../src/starter';
-import { findTemporalCli } from '../src/temporal';
-import { quietTemporalLogs } from './helpers';
+import { SEED_IDS, startSimulator } from '../src/simulator';
+import { SearchAttributesMissingError, startCatalogUpdate } from '../src/client';
+import { findTemporalCli } from '../src/dev/local-temporal';
+import { processEnvFor, quietTemporalLogs, spawnWorker } from './helpers';
 
 quietTemporalLogs();
 
@@ -36,5 +36,20 @@ describe('a Temporal namespace without the search attributes registered', () => 
     const started = [];
     for await (const execution of env.client.workflow.list()) started.push(execution.workflowId);
     assert.deepEqual(started, []);
+  });
+
+  test('the worker refuses to start, naming the one command that registers them', async () => {
+    const simulator = await startSimulator();
+    let output = '';
+    try {
+      await assert.rejects(
+        spawnWorker(processEnvFor(simulator, env.address, 'first-run'), (text) => (output += text)),
+        /worker exited with 1 before it started/,
+      );
+    } finally {
+      await simulator.close();
+    }
+    assert.match(output, /has no search attribute CatalogId, ImageId, RolloutId, RolloutPhase/);
+    assert.match(output, /temporal operator search-attribute create --namespace default --name \$name --type Keyword/);
   });
 });

@@ -3,11 +3,9 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startRollout } from '../src/operations';
+import { startRollout } from '../src/client';
 import { catalogUpdateWorkflowId } from '../src/shared';
-import { DEFAULT_SEED, SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
-import { startLocalTemporal } from '../src/temporal';
+import { DEFAULT_SEED, SEED_IDS, type RunningSimulator } from '../src/simulator';
 import {
   SecretWatch,
   acceptedPosts,
@@ -20,6 +18,8 @@ import {
   runStarter,
   sleep,
   spawnWorker,
+  startStack,
+  type TestStack,
   workflowBundleFile,
 } from './helpers';
 
@@ -31,9 +31,8 @@ const { catalogs, images } = SEED_IDS;
 const REDOS_NAME = 'a'.repeat(48);
 
 describe('promises kept under hostile input', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
   let simulator: RunningSimulator;
-  let address: string;
   let worker: ChildProcess;
   let workerOutput = '';
   let healthUrl: string;
@@ -55,18 +54,20 @@ describe('promises kept under hostile input', () => {
       res.on('close', () => webhook.closedAt.push(Date.now()));
     });
     await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    const [port, healthPort] = [await freePort(), await freePort()];
-    address = `127.0.0.1:${port}`;
+    const healthPort = await freePort();
     healthUrl = `http://127.0.0.1:${healthPort}`;
-    const [started, sim, bundlePath] = await Promise.all([
-      startLocalTemporal({ port }),
-      startSimulator({ seed, updateDurationMs: 1_500, acceptLagMs: 100 }),
+    let bundlePath: string;
+    [stack, bundlePath] = await Promise.all([
+      startStack({
+        taskQueue: TASK_QUEUE,
+        simulator: { seed, updateDurationMs: 1_500, acceptLagMs: 100 },
+        worker: false,
+      }),
       workflowBundleFile(),
     ]);
-    env = started;
-    simulator = sim;
+    ({ simulator } = stack);
     worker = await spawnWorker(
-      processEnvFor(simulator, address, TASK_QUEUE, {
+      processEnvFor(simulator, stack.address, TASK_QUEUE, {
         WORKFLOW_BUNDLE_PATH: bundlePath,
         CITRIX_POST_RETRY_SETTLE_MS: '500',
         HEALTH_BIND_ADDRESS: `127.0.0.1:${healthPort}`,
@@ -83,8 +84,7 @@ describe('promises kept under hostile input', () => {
     if (worker?.exitCode === null) worker.kill('SIGKILL');
     receiver?.closeAllConnections();
     receiver?.close();
-    await simulator?.close();
-    await env?.teardown();
+    await stack?.stop();
   });
 
   beforeEach(() => {
@@ -93,10 +93,10 @@ describe('promises kept under hostile input', () => {
     webhook.trickle = false;
   });
 
-  const starterEnv = () => processEnvFor(simulator, address, TASK_QUEUE);
+  const starterEnv = () => processEnvFor(simulator, stack.address, TASK_QUEUE);
   const workerAlive = async () => worker.exitCode === null && (await fetch(`${healthUrl}/healthz`)).ok;
 
-  test('an endpoint that echoes the request leaks no secret or token into histories, failures, status, output or logs', async () => {
+  describe('an endpoint that echoes the request leaks no secret or token into histories, failures, status, output or logs', () => {
     const texts: { what: string; text: string }[] = [];
     const start = async (catalogId: string, what: string) => {
       const run = await runStarter(
@@ -109,39 +109,45 @@ describe('promises kept under hostile input', () => {
       return { run, status };
     };
 
-    // The token endpoint echoes the form, client_secret and all.
-    simulator.addFault({ match: { operation: 'token' }, times: null, action: { type: 'echo', status: 401 } });
-    const refused = await start(catalogs.finance, 'token endpoint echoes');
-    assert.equal(refused.run.code, 1, refused.run.stderr);
-    assert.match(refused.run.stderr, /refused the API client credentials/);
-    simulator.reset();
-
-    // The API echoes its request (the bearer header) as JSON, once as a 502, then as a 401 that does not clear.
-    simulator.addFault({
-      match: { operation: 'catalog' },
-      times: 2,
-      action: { type: 'echo', status: 502, json: true },
+    test('the token endpoint echoes the form, client_secret and all', async () => {
+      simulator.addFault({ match: { operation: 'token' }, times: null, action: { type: 'echo', status: 401 } });
+      const refused = await start(catalogs.finance, 'token endpoint echoes');
+      assert.equal(refused.run.code, 1, refused.run.stderr);
+      // Under --json the end is the last JSON line: the failure's own words.
+      const last = JSON.parse(refused.run.stdout.trim().split('\n').at(-1)!);
+      assert.equal(last.event, 'failed');
+      assert.match(last.message, /refused the API client credentials/);
     });
-    simulator.addFault({ match: { operation: 'catalog' }, times: null, action: { type: 'echo', status: 401 } });
-    const echoed = await start(catalogs.engineering, 'API echoes');
-    assert.equal(echoed.run.code, 1, echoed.run.stderr);
-    assert.ok(simulator.issuedTokens().length >= 1, 'tokens were issued, so there was something to leak');
-    assert.equal(acceptedPosts(simulator), 0);
 
-    secrets.collectTokens();
-    texts.push({ what: 'worker log', text: workerOutput }, ...(await historiesAsJson(env.client)));
-    const all = texts.map((t) => t.text).join('\n');
-    assert.match(all, /answered 502/, 'the 502 echo was seen and reported');
-    const report = secrets.assertNoSecrets(texts);
-    // The raw secret is checked by SecretWatch; its encodings here.
-    const secret = simulator.clientSecret;
-    for (const form of [encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]) {
-      assert.ok(!all.includes(form), 'an encoded client secret appears in the output');
-    }
-    console.log(`secrets: ${report.texts} texts (${report.chars} characters) checked for ${report.tokens} tokens`);
-    // The Rust core's lines are forwarded into the JSON log (and its redaction): no line bypasses it.
-    const notJson = workerOutput.split('\n').filter((line) => line.trim() && !isJson(line));
-    assert.deepEqual(notJson, [], 'every line the worker writes is a JSON log line');
+    test('the API echoes its request (the bearer header) as JSON, once as a 502, then as a 401 that does not clear', async () => {
+      simulator.addFault({
+        match: { operation: 'catalog' },
+        times: 2,
+        action: { type: 'echo', status: 502, json: true },
+      });
+      simulator.addFault({ match: { operation: 'catalog' }, times: null, action: { type: 'echo', status: 401 } });
+      const echoed = await start(catalogs.engineering, 'API echoes');
+      assert.equal(echoed.run.code, 1, echoed.run.stderr);
+      assert.ok(simulator.issuedTokens().length >= 1, 'tokens were issued, so there was something to leak');
+      assert.equal(acceptedPosts(simulator), 0);
+    });
+
+    test('no text holds the client secret, an encoding of it or a bearer token, and every worker line is JSON', async () => {
+      secrets.collectTokens();
+      texts.push({ what: 'worker log', text: workerOutput }, ...(await historiesAsJson(stack.env.client)));
+      const all = texts.map((t) => t.text).join('\n');
+      assert.match(all, /answered 502/, 'the 502 echo was seen and reported');
+      const report = secrets.assertNoSecrets(texts);
+      // The raw secret is checked by SecretWatch; its encodings here.
+      const secret = simulator.clientSecret;
+      for (const form of [encodeURIComponent(secret), new URLSearchParams({ s: secret }).toString().slice(2)]) {
+        assert.ok(!all.includes(form), 'an encoded client secret appears in the output');
+      }
+      console.log(`secrets: ${report.texts} texts (${report.chars} characters) checked for ${report.tokens} tokens`);
+      // The Rust core's lines are forwarded into the JSON log (and its redaction): no line bypasses it.
+      const notJson = workerOutput.split('\n').filter((line) => line.trim() && !isJson(line));
+      assert.deepEqual(notJson, [], 'every line the worker writes is a JSON log line');
+    });
   });
 
   test('a catastrophic name pattern neither stalls the worker nor hangs the rollout', async () => {
@@ -156,7 +162,7 @@ describe('promises kept under hostile input', () => {
         await sleep(100);
       }
     })();
-    const handle = await startRollout(env.client, TASK_QUEUE, {
+    const handle = await startRollout(stack.env.client, TASK_QUEUE, {
       imageId: images.win11Nov,
       allCatalogs: true,
       catalogNamePattern: '^(a+)+@$',
@@ -181,7 +187,7 @@ describe('promises kept under hostile input', () => {
   ] as const) {
     test(`${what} ends the rollout in a clear non-retryable failure, the worker alive at a 256 MB heap`, async () => {
       simulator.addFault({ match: { operation: 'catalogs' }, times: null, action });
-      const handle = await startRollout(env.client, TASK_QUEUE, {
+      const handle = await startRollout(stack.env.client, TASK_QUEUE, {
         imageId: images.win11Nov,
         allCatalogs: true,
         dryRun: true,
@@ -200,7 +206,7 @@ describe('promises kept under hostile input', () => {
     webhook.trickle = true;
     webhook.closedAt.length = 0;
     const postsBefore = webhook.posts;
-    const handle = await startRollout(env.client, TASK_QUEUE, {
+    const handle = await startRollout(stack.env.client, TASK_QUEUE, {
       imageId: images.win11Nov,
       catalogIds: [catalogs.hr],
       canaryCount: 0,
@@ -216,7 +222,7 @@ describe('promises kept under hostile input', () => {
     const abandonedAfterMs = webhook.closedAt[0]! - cancelledAt;
     assert.ok(abandonedAfterMs < 10_000, `abandoned ${abandonedAfterMs} ms after the cancel`);
     console.log(`webhook: abandoned ${abandonedAfterMs} ms after the cancel`);
-    await env.client.workflow
+    await stack.env.client.workflow
       .getHandle(catalogUpdateWorkflowId(catalogs.hr))
       .result()
       .catch(() => undefined);

@@ -4,8 +4,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { catalogUpdateWorkflowId } from '../src/shared';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
 import { updateCatalogImage } from '../src/workflows';
-import { acceptedPosts, eventually, failureOf, quietTemporalLogs } from './helpers';
-import { startStack, type TestStack } from './stack';
+import { acceptedPosts, eventually, failureOf, quietTemporalLogs, startStack, type TestStack } from './helpers';
 
 quietTemporalLogs();
 

@@ -2,20 +2,19 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
-import { startCatalogUpdate } from '../src/starter';
-import { startLocalTemporal } from '../src/temporal';
+import { SEED_IDS, type RunningSimulator } from '../src/simulator';
+import { startCatalogUpdate } from '../src/client';
 import {
   acceptedPosts,
   processEnvFor,
   eventually,
-  freePort,
   statusOf,
   workflowBundleFile,
   quietTemporalLogs,
   runStarter,
   spawnWorker,
+  startStack,
+  type TestStack,
 } from './helpers';
 
 quietTemporalLogs();
@@ -23,31 +22,24 @@ quietTemporalLogs();
 const TASK_QUEUE = 'processes-test';
 
 describe('the worker and the starter as the processes an operator runs', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
   let simulator: RunningSimulator;
-  let address: string;
   let bundlePath: string;
   const workers: ChildProcess[] = [];
   let workerOutput = '';
   const issuedTokens = new Set<string>();
 
   before(async () => {
-    const port = await freePort();
-    address = `127.0.0.1:${port}`;
-    const [started, sim, bundleFile] = await Promise.all([
-      startLocalTemporal({ port }),
-      startSimulator({ updateDurationMs: 8_000, acceptLagMs: 300 }),
+    [stack, bundlePath] = await Promise.all([
+      startStack({ taskQueue: TASK_QUEUE, simulator: { updateDurationMs: 8_000, acceptLagMs: 300 }, worker: false }),
       workflowBundleFile(),
     ]);
-    env = started;
-    simulator = sim;
-    bundlePath = bundleFile;
+    ({ simulator } = stack);
   });
 
   after(async () => {
     for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
-    await simulator?.close();
-    await env?.teardown();
+    await stack?.stop();
   });
 
   /** The simulator forgets its tokens on reset: keep every one issued, for the log check at the end. */
@@ -57,7 +49,7 @@ describe('the worker and the starter as the processes an operator runs', () => {
   }
 
   const processEnv = () =>
-    processEnvFor(simulator, address, TASK_QUEUE, {
+    processEnvFor(simulator, stack.address, TASK_QUEUE, {
       WORKFLOW_BUNDLE_PATH: bundlePath,
       CITRIX_POST_RETRY_SETTLE_MS: '1000',
       WORKER_SHUTDOWN_GRACE_MS: '2000',
@@ -72,7 +64,7 @@ describe('the worker and the starter as the processes an operator runs', () => {
 
   test('a worker killed with SIGKILL mid-wait is replaced and the update completes with one post', async () => {
     const first = await startWorkerProcess();
-    const { handle } = await startCatalogUpdate(env.client, TASK_QUEUE, {
+    const { handle } = await startCatalogUpdate(stack.env.client, TASK_QUEUE, {
       catalogId: SEED_IDS.catalogs.finance,
       imageId: SEED_IDS.images.win11Nov,
       pollIntervalMs: 1_000,
@@ -154,8 +146,8 @@ describe('the worker and the starter as the processes an operator runs', () => {
       '-5',
     );
     assert.equal(result.code, 2);
-    assert.match(result.stderr, /catalogId must be a catalog GUID/);
-    assert.match(result.stderr, /vdaUpdateDelayMinutes/);
+    assert.match(result.stderr, /--catalog must be a catalog GUID/);
+    assert.match(result.stderr, /--vda-update-delay must be/);
     assert.equal(simulator.requests().length, 0);
   });
 

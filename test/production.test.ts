@@ -5,12 +5,19 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { METRIC_NAMES } from '../src/observability';
-import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
-import { startCatalogUpdate } from '../src/starter';
-import { startLocalTemporal } from '../src/temporal';
-import { acceptedPosts, citrixEnvFor, eventually, freePort, quietTemporalLogs, statusOf } from './helpers';
+import { SEED_IDS, type RunningSimulator } from '../src/simulator';
+import { startCatalogUpdate } from '../src/client';
+import {
+  acceptedPosts,
+  citrixEnvFor,
+  eventually,
+  freePort,
+  quietTemporalLogs,
+  startStack,
+  statusOf,
+  type TestStack,
+} from './helpers';
 
 quietTemporalLogs();
 
@@ -48,29 +55,23 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 }
 
 describe('the worker as the container image runs it (compiled, prebuilt bundle, NODE_ENV=production)', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
   let simulator: RunningSimulator;
-  let address: string;
   const workers: ChildProcess[] = [];
 
   before(async () => {
-    const port = await freePort();
-    address = `127.0.0.1:${port}`;
     // The Dockerfile's build stage: `npm run build` compiles to lib/ and writes lib/workflow-bundle.js.
     const build = promisify(execFile)('npm', ['run', 'build'], { cwd: ROOT });
-    const [started, sim] = await Promise.all([
-      startLocalTemporal({ port }),
-      startSimulator({ updateDurationMs: 6_000, acceptLagMs: 300 }),
+    [stack] = await Promise.all([
+      startStack({ taskQueue: TASK_QUEUE, simulator: { updateDurationMs: 6_000, acceptLagMs: 300 }, worker: false }),
       build,
     ]);
-    env = started;
-    simulator = sim;
+    ({ simulator } = stack);
   });
 
   after(async () => {
     for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
-    await simulator?.close();
-    await env?.teardown();
+    await stack?.stop();
   });
 
   async function startProductionWorker(): Promise<WorkerProcess> {
@@ -82,7 +83,7 @@ describe('the worker as the container image runs it (compiled, prebuilt bundle, 
         PATH: process.env.PATH,
         NODE_ENV: 'production',
         ...citrixEnvFor(simulator),
-        TEMPORAL_ADDRESS: address,
+        TEMPORAL_ADDRESS: stack.address,
         TEMPORAL_TASK_QUEUE: TASK_QUEUE,
         WORKFLOW_BUNDLE_PATH: path.join(ROOT, 'lib/workflow-bundle.js'),
         METRICS_BIND_ADDRESS: `127.0.0.1:${metricsPort}`,
@@ -111,7 +112,7 @@ describe('the worker as the container image runs it (compiled, prebuilt bundle, 
 
   test('an update survives SIGTERM mid-wait: the worker exits 0 within the grace period and a new one finishes it', async () => {
     const first = await startProductionWorker();
-    const { handle } = await startCatalogUpdate(env.client, TASK_QUEUE, {
+    const { handle } = await startCatalogUpdate(stack.env.client, TASK_QUEUE, {
       catalogId: SEED_IDS.catalogs.finance,
       imageId: SEED_IDS.images.win11Nov,
       pollIntervalMs: 1_000,

@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { startRollout } from '../src/operations';
+import { startRollout } from '../src/client';
 import { catalogsOf } from '../src/shared/rollout';
 import { SEED_IDS } from '../src/simulator';
-import { acceptedPosts, quietTemporalLogs, seedWithCatalogs } from './helpers';
-import { startStack, type TestStack } from './stack';
+import { acceptedPosts, quietTemporalLogs, seedWithCatalogs, startStack, type TestStack } from './helpers';
 
 quietTemporalLogs();
 

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startRollout } from '../src/operations';
+import { startRollout } from '../src/client';
 import { ROLLOUT_LIMITS, catalogsOf } from '../src/shared/rollout';
 import { DEFAULT_SEED, SEED_IDS, type RunningSimulator, type SimulatorSeed } from '../src/simulator';
 import { progressQuery } from '../src/workflows';
-import { acceptedPosts, failureOf, quietTemporalLogs } from './helpers';
-import { startStack, type TestStack } from './stack';
+import { acceptedPosts, failureOf, quietTemporalLogs, startStack, type TestStack } from './helpers';
 
 quietTemporalLogs();
 

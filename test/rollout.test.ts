@@ -11,14 +11,22 @@ import {
   retryWorkflow,
   startRollout,
   triggerRolloutSchedule,
-} from '../src/operations';
+} from '../src/client';
 import { catalogUpdateWorkflowId } from '../src/shared';
 import { type RolloutInput, type RolloutProgress, type RolloutResult, catalogsOf } from '../src/shared/rollout';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
-import { startCatalogUpdate } from '../src/starter';
+import { startCatalogUpdate } from '../src/client';
 import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal } from '../src/workflows';
-import { acceptedPosts, eventually, failureOf, quietTemporalLogs, seedWithCatalogs, sleep } from './helpers';
-import { startStack, type TestStack } from './stack';
+import {
+  acceptedPosts,
+  eventually,
+  failureOf,
+  quietTemporalLogs,
+  seedWithCatalogs,
+  sleep,
+  startStack,
+  type TestStack,
+} from './helpers';
 
 quietTemporalLogs();
 

@@ -8,8 +8,8 @@ import { after, before, describe, test } from 'node:test';
 import { Client, Connection } from '@temporalio/client';
 import { SearchAttributes } from '../src/shared/rollout';
 import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
-import { startCatalogUpdate } from '../src/starter';
-import { findTemporalCli } from '../src/temporal';
+import { startCatalogUpdate } from '../src/client';
+import { findTemporalCli } from '../src/dev/local-temporal';
 import type { updateCatalogImage } from '../src/workflows';
 import {
   acceptedPosts,

@@ -1,23 +1,18 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import type { CitrixClient } from '../src/citrix';
-import { DEFAULT_SEED, SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
-import { startCatalogUpdate } from '../src/starter';
-import { startLocalTemporal } from '../src/temporal';
-import { createCatalogWorker } from '../src/worker';
+import { DEFAULT_SEED, SEED_IDS, type RunningSimulator } from '../src/simulator';
+import { startCatalogUpdate } from '../src/client';
 import {
   acceptedPosts,
   captureTemporalLogs,
-  citrixFor,
   eventually,
   historiesAsJson,
   printFigures,
   recordFigures,
   SecretWatch,
+  startStack,
   statusOf,
-  workflowBundle,
+  type TestStack,
 } from './helpers';
 
 captureTemporalLogs();
@@ -29,50 +24,37 @@ const template = DEFAULT_SEED.catalogs[0]!;
 const catalogIds = CACHE_SIZES.flatMap((size) => [0, 1].map((n) => `ca7a10c0-0000-4000-b000-0000000000${size}${n}`));
 
 describe('updates complete with a workflow cache of 0 to 3, replaying the history on every task', () => {
-  let env: TestWorkflowEnvironment;
+  let stack: TestStack;
+  let env: TestStack['env'];
   let simulator: RunningSimulator;
-  let citrix: CitrixClient;
-  let workers: Worker[];
-  let runs: Promise<unknown>;
   const secrets = new SecretWatch(() => [simulator]);
+  const queueOf = (maxCachedWorkflows: number) => `small-cache-${maxCachedWorkflows}`;
+  /** One worker per cache size, each on its own task queue. */
+  const workerFor = (maxCachedWorkflows: number) => ({
+    taskQueue: queueOf(maxCachedWorkflows),
+    worker: { maxCachedWorkflows },
+  });
 
   before(async () => {
-    const [started, sim, bundle] = await Promise.all([
+    stack = await startStack({
+      ...workerFor(CACHE_SIZES[0]!),
       // A low threshold makes the long wait continue as new within seconds.
-      startLocalTemporal({ extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=20'] }),
-      startSimulator({
+      serverArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=20'],
+      simulator: {
         updateDurationMs: 10_000,
         acceptLagMs: 300,
         seed: {
           ...DEFAULT_SEED,
           catalogs: catalogIds.map((id, index) => ({ ...template, id, name: `Cache test ${index}` })),
         },
-      }),
-      workflowBundle(),
-    ]);
-    env = started;
-    simulator = sim;
-    citrix = citrixFor(simulator);
-    workers = await Promise.all(
-      CACHE_SIZES.map((maxCachedWorkflows) =>
-        createCatalogWorker({
-          connection: env.nativeConnection,
-          taskQueue: `small-cache-${maxCachedWorkflows}`,
-          citrix,
-          maxCachedWorkflows,
-          workflowBundle: bundle,
-        }),
-      ),
-    );
-    runs = Promise.all(workers.map((worker) => worker.run()));
+      },
+      moreWorkers: CACHE_SIZES.slice(1).map(workerFor),
+    });
+    ({ env, simulator } = stack);
   });
 
   after(async () => {
-    for (const worker of workers ?? []) worker.shutdown();
-    await runs;
-    await citrix?.close();
-    await simulator?.close();
-    await env?.teardown();
+    await stack?.stop();
     printFigures();
   });
 
@@ -82,7 +64,7 @@ describe('updates complete with a workflow cache of 0 to 3, replaying the histor
     const outcomes = await Promise.allSettled(
       CACHE_SIZES.flatMap((size, index) => {
         const [happyId, longId] = [catalogIds[index * 2]!, catalogIds[index * 2 + 1]!];
-        const taskQueue = `small-cache-${size}`;
+        const taskQueue = queueOf(size);
         const happy = (async () => {
           const { handle } = await startCatalogUpdate(env.client, taskQueue, {
             catalogId: happyId,

@@ -6,10 +6,18 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { CitrixClient } from '../src/citrix';
 import { catalogUpdateWorkflowId, InvalidInputError, type UpdateCatalogImageInput } from '../src/shared';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
-import { CatalogBusyError, startCatalogUpdate } from '../src/starter';
+import { CatalogBusyError, startCatalogUpdate } from '../src/client';
 import { updateCatalogImage } from '../src/workflows';
-import { acceptedPosts, eventually, failureOf, historiesOf, statusOf, quietTemporalLogs } from './helpers';
-import { startStack, type TestStack } from './stack';
+import {
+  acceptedPosts,
+  eventually,
+  failureOf,
+  historiesOf,
+  statusOf,
+  quietTemporalLogs,
+  startStack,
+  type TestStack,
+} from './helpers';
 
 quietTemporalLogs();
 

@@ -3,7 +3,7 @@
  * concurrency and cache settings as the catalog worker (WORKER_* variables, same defaults). Prints "ready" once polling.
  */
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../../src/config';
+import { WORKER_DEFAULTS } from '../../src/config';
 
 const int = (name: string, fallback: number) => Number(process.env[name] || fallback);
 
@@ -15,7 +15,7 @@ async function main(): Promise<void> {
     taskQueue: process.env.TEMPORAL_TASK_QUEUE ?? 'bench-bare',
     workflowsPath: require.resolve('./bare-workflows'),
     activities: { benchNoop: async () => undefined },
-    maxCachedWorkflows: int('WORKER_MAX_CACHED_WORKFLOWS', DEFAULT_MAX_CACHED_WORKFLOWS),
+    maxCachedWorkflows: int('WORKER_MAX_CACHED_WORKFLOWS', WORKER_DEFAULTS.maxCachedWorkflows),
     maxConcurrentActivityTaskExecutions: int('WORKER_MAX_CONCURRENT_ACTIVITIES', 200),
     maxConcurrentWorkflowTaskExecutions: int('WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', 40),
   });

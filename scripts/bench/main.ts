@@ -24,8 +24,8 @@ import {
   type RunningSimulator,
   type SimulatorSeed,
 } from '../../src/simulator';
-import { startCatalogUpdate } from '../../src/starter';
-import { findTemporalCli, startTimeSkippingTemporal } from '../../src/temporal';
+import { startCatalogUpdate } from '../../src/client';
+import { findTemporalCli, startTimeSkippingTemporal } from '../../src/dev/local-temporal';
 import { createCatalogWorker } from '../../src/worker';
 
 /* ---------------------------------------------------------------- options */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { InvalidInputError, parseUpdateCatalogImageInput } from '../src/shared';
-import { parseRolloutInput } from '../src/shared/rollout';
+import { InvalidInputError, parseUpdateCatalogImageInput } from '../../src/shared';
+import { parseRolloutInput } from '../../src/shared/rollout';
 
 const catalogId = '3fa85f64-5717-4562-b3fc-2c963f66afa6';
 

@@ -1,48 +1,9 @@
+/**
+ * Throwaway local Temporal servers for the demo, the tests and the benchmark: never used by the worker in production.
+ */
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import type { TemporalConfig } from './config';
-import { SearchAttributes } from './shared/rollout';
-
-export class TemporalUnreachableError extends Error {
-  override name = 'TemporalUnreachableError';
-  constructor(address: string, cause: unknown, secured = false) {
-    super(
-      `cannot reach the Temporal server at ${address} (${(cause as Error)?.message ?? cause}): ` +
-        (secured
-          ? 'check TEMPORAL_ADDRESS, the TLS settings (TEMPORAL_TLS_*) and the API key or client certificate'
-          : 'start one (for example "temporal server start-dev") or point TEMPORAL_ADDRESS at yours'),
-      { cause },
-    );
-  }
-}
-
-/**
- * The options both kinds of connection get: address, TLS (server CA, server name, mTLS client pair) and API key. An API
- * key turns TLS on unless `tls` is `false`.
- */
-export function connectionOptions(config: TemporalConfig) {
-  return { address: config.address, tls: config.tls, apiKey: config.apiKey };
-}
-
-/** A client for the starter and other tools; fails fast with an actionable message when the server is not there. */
-export async function connectClient(config: TemporalConfig): Promise<Client> {
-  try {
-    const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5 seconds' });
-    return new Client({ connection, namespace: config.namespace });
-  } catch (error) {
-    throw new TemporalUnreachableError(config.address, error, Boolean(config.tls || config.apiKey));
-  }
-}
-
-export async function connectWorkerConnection(config: TemporalConfig): Promise<NativeConnection> {
-  try {
-    return await NativeConnection.connect(connectionOptions(config));
-  } catch (error) {
-    throw new TemporalUnreachableError(config.address, error, Boolean(config.tls || config.apiKey));
-  }
-}
+import { SearchAttributes } from '../shared/rollout';
 
 /** The Temporal CLI to run a local dev server with: `TEMPORAL_CLI_PATH`, else `temporal` on PATH. */
 export function findTemporalCli(env = process.env): string | undefined {

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { windowStatus } from '../src/activities/rollout';
-import { listQuery, parseRolloutInput } from '../src/operations';
-import { InvalidInputError } from '../src/shared';
-import { planWaves } from '../src/shared/rollout';
+import { windowStatus } from '../../src/activities/rollout';
+import { listQuery, parseRolloutInput } from '../../src/client';
+import { InvalidInputError } from '../../src/shared';
+import { planWaves } from '../../src/shared/rollout';
 
 const ids = Array.from({ length: 10 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
 const defaults = { batchSize: 10 };

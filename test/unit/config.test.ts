@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError, loadWorkerConfig } from '../src/config';
+import { ConfigError, loadWorkerConfig } from '../../src/config';
 
 const citrix = {
   CITRIX_CUSTOMER_ID: 'acme123',

@@ -6,9 +6,9 @@ import {
   decidePoll,
   isPersistent,
   snapshotOf,
-} from '../src/activities/catalog-rules';
-import type { Catalog, TemplateImage } from '../src/citrix';
-import { deadlineProblem } from '../src/shared';
+} from '../../src/activities/catalog-rules';
+import type { Catalog, TemplateImage } from '../../src/citrix';
+import { deadlineProblem } from '../../src/shared';
 
 const OLD = 'old-image';
 const NEW = 'new-image';

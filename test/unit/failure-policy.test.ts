@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { FAILURE_TYPE_BY_CODE, toApplicationFailure } from '../src/activities/citrix-failures';
-import { CitrixError, type CitrixErrorCode, RETRYABLE } from '../src/citrix';
-import { NON_RETRYABLE_FAILURES } from '../src/shared';
+import { FAILURE_TYPE_BY_CODE, toApplicationFailure } from '../../src/activities/citrix-failures';
+import { CitrixError, type CitrixErrorCode, RETRYABLE } from '../../src/citrix';
+import { NON_RETRYABLE_FAILURES } from '../../src/shared';
 
 describe('one retryability table for every Citrix error', () => {
   for (const code of Object.keys(RETRYABLE) as CitrixErrorCode[]) {

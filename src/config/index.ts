@@ -8,10 +8,10 @@ import {
   isCustomerId,
   isGuid,
   outboundUrlProblem,
-} from './citrix';
-import { parseBindAddress } from './observability/health';
-import { DEFAULT_TASK_QUEUE } from './shared';
-import { PRODUCT_VERSION } from './shared/version';
+} from '../citrix';
+import { parseBindAddress } from '../observability/health';
+import { DEFAULT_TASK_QUEUE } from '../shared';
+import { PRODUCT_VERSION } from '../shared/version';
 
 type Env = Record<string, string | undefined>;
 
@@ -136,20 +136,28 @@ const citrixEnvSchema = z.object({
   CITRIX_POST_RETRY_SETTLE_MS: nonNegativeInt(30_000, 10 * 60_000),
 });
 
-/**
- * Workflows kept in memory between their tasks. A cached update costs 0.2–0.4 MB; one evicted is replayed from its
- * short history at its next task. 500 keeps a worker carrying 1,000 concurrent updates under 450 MB with a 256 MB
- * heap, at 12 % more CPU than caching all of them (docs/performance.md).
- */
-export const DEFAULT_MAX_CACHED_WORKFLOWS = 500;
+/** What a worker runs with unless told otherwise: the one home of these numbers, for the environment and the API. */
+export const WORKER_DEFAULTS = {
+  maxConcurrentActivities: 200,
+  maxConcurrentWorkflowTasks: 40,
+  /**
+   * Workflows kept in memory between their tasks. A cached update costs 0.2–0.4 MB; one evicted is replayed from its
+   * short history at its next task. 500 keeps a worker carrying 1,000 concurrent updates under 450 MB with a 256 MB
+   * heap, at 12 % more CPU than caching all of them (docs/performance.md).
+   */
+  maxCachedWorkflows: 500,
+  shutdownGraceMs: 10_000,
+  pollLoopMaxIntervalMs: 15_000,
+  progressReportIntervalMs: 60_000,
+} as const;
 
 const workerEnvSchema = z.object({
-  WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt(200, 10_000),
-  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(40, 1_000),
-  WORKER_MAX_CACHED_WORKFLOWS: nonNegativeInt(DEFAULT_MAX_CACHED_WORKFLOWS, 100_000),
-  WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt(10_000, HOUR_MS),
-  WORKER_POLL_LOOP_MAX_INTERVAL_MS: nonNegativeInt(15_000, HOUR_MS),
-  WORKER_PROGRESS_REPORT_INTERVAL_MS: nonNegativeInt(60_000, 24 * HOUR_MS),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt(WORKER_DEFAULTS.maxConcurrentActivities, 10_000),
+  WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(WORKER_DEFAULTS.maxConcurrentWorkflowTasks, 1_000),
+  WORKER_MAX_CACHED_WORKFLOWS: nonNegativeInt(WORKER_DEFAULTS.maxCachedWorkflows, 100_000),
+  WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt(WORKER_DEFAULTS.shutdownGraceMs, HOUR_MS),
+  WORKER_POLL_LOOP_MAX_INTERVAL_MS: nonNegativeInt(WORKER_DEFAULTS.pollLoopMaxIntervalMs, HOUR_MS),
+  WORKER_PROGRESS_REPORT_INTERVAL_MS: nonNegativeInt(WORKER_DEFAULTS.progressReportIntervalMs, 24 * HOUR_MS),
   WORKFLOW_BUNDLE_PATH: optionalString,
   ROLLOUT_WEBHOOK_URL: outboundUrl('ROLLOUT_WEBHOOK_URL'),
   LOG_LEVEL: z.preprocess(

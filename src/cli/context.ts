@@ -1,0 +1,51 @@
+/** What every command needs: the Temporal connection (flags over environment), the Citrix client, the output. */
+import type { Command } from 'commander';
+import type { Client } from '@temporalio/client';
+import { CitrixClient } from '../citrix';
+import { type TemporalConfig, loadCitrixConfig, loadTemporalConfig } from '../config';
+import { connectClient } from '../client';
+
+/** `--address`, `--namespace` and `--task-queue` on the program, for every command. */
+export function addConnectionOptions(program: Command): Command {
+  return program
+    .option('--address <host:port>', 'Temporal frontend (default: TEMPORAL_ADDRESS, else localhost:7233)')
+    .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE, else default)')
+    .option('--task-queue <name>', 'task queue of the workers (default: TEMPORAL_TASK_QUEUE, else catalog-rollout)');
+}
+
+/** The Temporal settings of the environment with the program's flags on top. */
+export function temporalConfigOf(command: Command): TemporalConfig {
+  const flags = command.optsWithGlobals<{ address?: string; namespace?: string; taskQueue?: string }>();
+  const config = loadTemporalConfig();
+  return {
+    ...config,
+    ...(flags.address && { address: flags.address }),
+    ...(flags.namespace && { namespace: flags.namespace }),
+    ...(flags.taskQueue && { taskQueue: flags.taskQueue }),
+  };
+}
+
+export async function withClient<T>(
+  command: Command,
+  fn: (client: Client, taskQueue: string) => Promise<T>,
+): Promise<T> {
+  const config = temporalConfigOf(command);
+  if (config.apiKey && config.tls === false) {
+    console.error('catalog-rollout: TEMPORAL_TLS=false sends the Temporal API key without TLS (a trusted proxy only)');
+  }
+  const client = await connectClient(config);
+  try {
+    return await fn(client, config.taskQueue);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export async function withCitrix<T>(fn: (citrix: CitrixClient) => Promise<T>): Promise<T> {
+  const citrix = new CitrixClient(loadCitrixConfig().client);
+  try {
+    return await fn(citrix);
+  } finally {
+    await citrix.close();
+  }
+}

@@ -1,0 +1,108 @@
+/** The text people read: status lines, progress lines, catalog tables and plans. */
+import type { Inspection } from '../client';
+import type { CatalogUpdateResult, CatalogUpdateStatus } from '../shared';
+import type { CatalogRolloutProgress, RolloutSummary } from '../shared/rollout';
+import { table } from './output';
+
+/** One line that an administrator can read at a glance. */
+export function describeStatus(status: CatalogUpdateStatus): string {
+  const parts: string[] = [status.phase.padEnd(13)];
+  if (status.catalogName) parts.push(`catalog "${status.catalogName}"`);
+  if (status.catalogState) parts.push(status.catalogState + (status.subState ? `/${status.subState}` : ''));
+  const running = status.catalogState === 'Processing' || status.catalogState === 'PreDeployment';
+  if (status.percentComplete !== undefined && running) parts.push(`${status.percentComplete}%`);
+  if (status.estimatedSecondsLeft !== undefined) parts.push(`~${status.estimatedSecondsLeft}s left`);
+  if (status.polls) parts.push(`polls ${status.polls}`);
+  if (status.transactionId) parts.push(`txn ${status.transactionId}`);
+  if (status.lastError) parts.push(`error: ${status.lastError}`);
+  return parts.join('  ');
+}
+
+export function describeResult(result: CatalogUpdateResult): string {
+  return `${result.outcome}: ${result.message}`;
+}
+
+/** One line per change of a rollout's progress. */
+export function describeProgress(progress: RolloutSummary): string {
+  const count = (state: keyof RolloutSummary['counts']) => progress.counts[state] ?? 0;
+  const parts = [progress.dryRun ? 'DRY RUN' : '', progress.phase.padEnd(16)].filter(Boolean);
+  if (progress.waves.length > 0) {
+    parts.push(`wave ${Math.min(progress.currentWave + 1, progress.waves.length)}/${progress.waves.length}`);
+  }
+  parts.push(
+    `updated ${count('updated')}`,
+    `assigned ${count('imageAssigned')}`,
+    `running ${count('running')}`,
+    `failed ${count('failed')}`,
+    `pending ${count('pending')}`,
+  );
+  if (count('alreadyCurrent')) parts.push(`already current ${count('alreadyCurrent')}`);
+  if (count('notStarted')) parts.push(`not started ${count('notStarted')}`);
+  if (count('rolledBack')) parts.push(`rolled back ${count('rolledBack')}`);
+  if (count('rollbackFailed')) parts.push(`rollback failed ${count('rollbackFailed')}`);
+  if (progress.paused) parts.push('PAUSED');
+  if (progress.waitingUntil) parts.push(`until ${progress.waitingUntil}`);
+  return parts.join('  ');
+}
+
+const imageLabel = (id: string | undefined, rolloutImage: RolloutSummary) =>
+  !id ? '?' : id === rolloutImage.imageId && rolloutImage.imageName ? `${rolloutImage.imageName}` : id;
+
+/** A table of a rollout's catalogs: wave, state, name, current → target image, and what went wrong. */
+export function describeCatalogs(catalogs: CatalogRolloutProgress[], rollout?: RolloutSummary): string {
+  const errors = new Map(rollout?.errors.map((e) => [e.catalogId, e]) ?? []);
+  return table(
+    catalogs.map((c) => {
+      const error = c.error ?? errors.get(c.catalogId);
+      const target = c.targetImageId ?? rollout?.imageId;
+      return [
+        `wave ${c.wave + 1}`,
+        c.state,
+        c.catalogName ?? c.catalogId,
+        rollout ? `${imageLabel(c.previousImageId, rollout)} -> ${imageLabel(target, rollout)}` : '',
+        (error ? `${error.type ?? 'Error'}: ${error.message}` : '') +
+          (c.transactionId ? `  txn ${c.transactionId}` : ''),
+      ];
+    }),
+    '  ',
+  );
+}
+
+/** Everything a rollout's summary says beyond its counts: the image, who steered it, why it stopped, what was left out. */
+export function describeRolloutHeader(summary: RolloutSummary): string {
+  const lines: string[] = [];
+  if (summary.dryRun) lines.push('DRY RUN: nothing was posted; this is the plan.');
+  if (summary.restoreOf) lines.push(`restores the catalogs that rollout ${summary.restoreOf} moved`);
+  if (summary.imageId) lines.push(`image: ${summary.imageName ?? '?'} (${summary.imageId})`);
+  if (summary.reason) lines.push(`reason: ${summary.reason}`);
+  for (const step of summary.steering ?? []) {
+    lines.push(`${step.at}  ${step.action} by ${step.by}${step.reason ? `: ${step.reason}` : ''}`);
+  }
+  // Approvals are among the steering records of newer rollouts; older ones have them on their waves only.
+  for (const wave of summary.steering?.length ? [] : summary.waves) {
+    if (wave.approvedBy) {
+      lines.push(
+        `wave ${wave.index + 1} approved by ${wave.approvedBy}${wave.approvedAt ? ` at ${wave.approvedAt}` : ''}`,
+      );
+    }
+  }
+  if (summary.skippedCount > 0) {
+    lines.push(`left out: ${summary.skippedCount} catalogs`);
+    for (const skipped of summary.skipped) lines.push(`  ${skipped.catalogId}: ${skipped.reason}`);
+  }
+  return lines.join('\n');
+}
+
+/** What Temporal knows beyond the workflow's own answer: retries in progress, missing workers. */
+export function describeInspection(inspection: Inspection<unknown, unknown>): string {
+  const lines = [`${inspection.workflowId}: ${inspection.executionStatus}`];
+  for (const retry of inspection.retrying) {
+    lines.push(
+      `retrying ${retry.activity} (attempt ${retry.attempt}): ${retry.lastFailure}` +
+        (retry.nextAttemptAt ? `; next try at ${retry.nextAttemptAt}` : ''),
+    );
+  }
+  if (inspection.noAnswer) lines.push(inspection.noAnswer);
+  if (inspection.failure) lines.push(`${inspection.failure.type}: ${inspection.failure.message}`);
+  return lines.join('\n');
+}

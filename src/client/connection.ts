@@ -1,0 +1,33 @@
+import { Client, Connection } from '@temporalio/client';
+import type { TemporalConfig } from '../config';
+
+export class TemporalUnreachableError extends Error {
+  override name = 'TemporalUnreachableError';
+  constructor(address: string, cause: unknown, secured = false) {
+    super(
+      `cannot reach the Temporal server at ${address} (${(cause as Error)?.message ?? cause}): ` +
+        (secured
+          ? 'check TEMPORAL_ADDRESS, the TLS settings (TEMPORAL_TLS_*) and the API key or client certificate'
+          : 'start one (for example "temporal server start-dev") or point TEMPORAL_ADDRESS at yours'),
+      { cause },
+    );
+  }
+}
+
+/**
+ * The options both kinds of connection get: address, TLS (server CA, server name, mTLS client pair) and API key. An API
+ * key turns TLS on unless `tls` is `false`.
+ */
+export function connectionOptions(config: TemporalConfig) {
+  return { address: config.address, tls: config.tls, apiKey: config.apiKey };
+}
+
+/** A client for the starter and other tools; fails fast with an actionable message when the server is not there. */
+export async function connectClient(config: TemporalConfig): Promise<Client> {
+  try {
+    const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5 seconds' });
+    return new Client({ connection, namespace: config.namespace });
+  } catch (error) {
+    throw new TemporalUnreachableError(config.address, error, Boolean(config.tls || config.apiKey));
+  }
+}

@@ -1,0 +1,61 @@
+/** Starting and finding rollouts. */
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { namePatternProblem } from '../activities/name-pattern';
+import { InvalidInputError } from '../shared';
+import {
+  type RolloutInput,
+  type RolloutRequest,
+  SearchAttributes,
+  parseRolloutInput as parseRolloutRequest,
+  rolloutWorkflowId,
+} from '../shared/rollout';
+import type { rolloutImage } from '../workflows';
+import { SearchAttributesMissingError, isMissingSearchAttribute } from './search-attributes';
+
+export type RolloutHandle = WorkflowHandle<typeof rolloutImage>;
+
+/**
+ * Validates a rollout's input as the workflow will, plus its name patterns with the engine the worker matches them
+ * with (RE2: no look-around, no back-references), so that such a pattern is refused before anything starts.
+ */
+export function parseRolloutInput(input: unknown): RolloutRequest {
+  const request = parseRolloutRequest(input);
+  const problems = (['imageNamePattern', 'catalogNamePattern'] as const).flatMap((field) => {
+    const pattern = request[field];
+    const problem = pattern === undefined ? undefined : namePatternProblem(pattern);
+    return problem ? [`${field}: ${problem}`] : [];
+  });
+  if (problems.length > 0) throw new InvalidInputError(problems);
+  return request;
+}
+
+function defaultRolloutId(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+}
+
+/** Starts a rollout under `rollout-<rolloutId>`; the id defaults to the start time. */
+export async function startRollout(client: Client, taskQueue: string, input: RolloutInput): Promise<RolloutHandle> {
+  const request = parseRolloutInput({ ...input, rolloutId: input.rolloutId ?? defaultRolloutId() });
+  const rolloutId = request.rolloutId!;
+  try {
+    return await client.workflow.start<typeof rolloutImage>('rolloutImage', {
+      taskQueue,
+      workflowId: rolloutWorkflowId(rolloutId),
+      args: [request],
+      typedSearchAttributes: [
+        { key: SearchAttributes.RolloutId, value: rolloutId },
+        ...(request.imageId ? [{ key: SearchAttributes.ImageId, value: request.imageId }] : []),
+      ],
+      memo: { rolloutId, imageId: request.imageId ?? `newest matching /${request.imageNamePattern}/` },
+    });
+  } catch (error) {
+    if (isMissingSearchAttribute(error)) {
+      throw new SearchAttributesMissingError(client.options.namespace, undefined, error);
+    }
+    throw error;
+  }
+}
+
+export function rolloutHandle(client: Client, rolloutId: string): RolloutHandle {
+  return client.workflow.getHandle<typeof rolloutImage>(rolloutWorkflowId(rolloutId));
+}

@@ -1,0 +1,36 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+
+const quietLogger = {
+  log() {},
+  trace() {},
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** Bundling takes about a second: do it once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+  return bundle;
+}
+
+let bundleFile: Promise<string> | undefined;
+/**
+ * The same bundle as a file, for worker processes (`WORKFLOW_BUNDLE_PATH`), written once per test file and removed
+ * when the test file's process exits.
+ */
+export function workflowBundleFile(): Promise<string> {
+  bundleFile ??= workflowBundle().then(({ code }) => {
+    const dir = mkdtempSync(join(tmpdir(), 'catalog-rollout-bundle-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'workflow-bundle.js');
+    writeFileSync(file, code);
+    return file;
+  });
+  return bundleFile;
+}
