@@ -3,15 +3,11 @@
  * fits a catalog, whether a post may be sent, and what one read of the catalog says about an update in flight. The
  * activities do the reads; these decide, so that every rule is tested without a server.
  */
+import { FAILED_STATES, RUNNING_STATES, SETTLED_STATES } from '../citrix/catalog-states';
 import { sameId } from '../citrix/ids';
 import type { Catalog, TemplateImage } from '../citrix';
 
-/** States in which Citrix accepts an image update, and in which an update has finished. */
-export const SETTLED_STATES: ReadonlySet<string> = new Set(['Active', 'InputRequired']);
-/** States in which an update (or another operation) is still running. */
-export const RUNNING_STATES: ReadonlySet<string> = new Set(['Processing', 'PreDeployment']);
-/** States in which an update has failed or the catalog is going away. */
-const FAILED_STATES: ReadonlySet<string> = new Set(['Error', 'Deleting', 'NotFound']);
+export { RUNNING_STATES, SETTLED_STATES };
 /**
  * Warnings that say an update failed although the catalog is `Active` again on its old image (Citrix rolled it back):
  * the first read that shows one of them is the verdict, whether or not a read saw the update running.

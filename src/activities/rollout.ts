@@ -11,6 +11,7 @@ import {
   outboundUrlProblem,
 } from '../citrix';
 import { FailureType } from '../shared';
+import { MINUTE } from '../shared/time';
 import {
   type LegacyRolloutProgress,
   type MaintenanceWindow,
@@ -23,6 +24,7 @@ import {
   rolloutWorkflowId,
   truncateText,
 } from '../shared/rollout';
+import { SETTLED_STATES } from '../citrix/catalog-states';
 import { sameId } from '../citrix/ids';
 import { citrixCall } from './citrix-failures';
 import { compileNamePattern, namePatternProblem } from './name-pattern';
@@ -95,8 +97,6 @@ export interface RolloutNotification {
   rolloutId: string;
   text: string;
 }
-
-const SETTLED = new Set(['Active', 'InputRequired']);
 
 /** A notification gives up after this long, whatever the receiver does (undici's own timeouts are idle timeouts). */
 export const WEBHOOK_DEADLINE_MS = 10_000;
@@ -338,10 +338,8 @@ function namePattern(pattern: string): (name: string) => boolean {
 
 /** Whether a catalog in this state can take an image update now. */
 export function canUpdate(state?: string): boolean {
-  return state === undefined || SETTLED.has(state);
+  return state === undefined || SETTLED_STATES.has(state);
 }
-
-const MINUTE_MS = 60_000;
 
 function minutesOf(clock: string): number {
   const [hours, minutes] = clock.split(':').map(Number);
@@ -383,8 +381,8 @@ export function windowStatus(window: MaintenanceWindow, nowMs: number): WindowSt
     return (days.has(day) && minute >= start) || (days.has((day + 6) % 7) && minute < end);
   };
   if (isOpen(nowMs)) return { open: true };
-  const firstMinute = Math.ceil(nowMs / MINUTE_MS) * MINUTE_MS;
-  for (let ms = firstMinute; ms <= nowMs + 8 * 24 * 60 * MINUTE_MS; ms += MINUTE_MS) {
+  const firstMinute = Math.ceil(nowMs / MINUTE) * MINUTE;
+  for (let ms = firstMinute; ms <= nowMs + 8 * 24 * 60 * MINUTE; ms += MINUTE) {
     if (isOpen(ms)) return { open: false, opensInMs: ms - nowMs };
   }
   throw ApplicationFailure.nonRetryable('the maintenance window never opens', FailureType.InvalidInput);

@@ -11,6 +11,7 @@ import {
   watchWorkflow,
 } from '../client';
 import type { CatalogUpdateResult, CatalogUpdateStatus } from '../shared';
+import { HOUR } from '../shared/time';
 import { statusQuery } from '../workflows';
 import { withClient } from './context';
 import { clock, connectionReports, reportUnfinished } from './follow';
@@ -58,7 +59,7 @@ export function addUpdateCommands(program: Command, setExit: (code: ExitCode) =>
     .addOption(
       new Option('--deadline <duration>', 'fail if the update has not finished by then')
         .argParser(duration)
-        .default(6 * 3_600_000, '6h'),
+        .default(6 * HOUR, '6h'),
     )
     .addOption(
       new Option('--start-timeout <duration>', 'how long the catalog may show no sign of the update after the post')

@@ -11,6 +11,7 @@ import {
 } from '../citrix';
 import { parseBindAddress } from '../observability/health';
 import { DEFAULT_TASK_QUEUE } from '../shared';
+import { HOUR } from '../shared/time';
 import { PRODUCT_VERSION } from '../shared/version';
 
 type Env = Record<string, string | undefined>;
@@ -61,7 +62,6 @@ const intBetween = (min: number, max: number, fallback: number) =>
   );
 const positiveInt = (fallback: number, max: number) => intBetween(1, max, fallback);
 const nonNegativeInt = (fallback: number, max: number) => intBetween(0, max, fallback);
-const HOUR_MS = 3_600_000;
 /** An endpoint the worker sends credentials or data to: https (http to loopback only), no user info. */
 const outboundUrl = (name: string) =>
   z.preprocess(
@@ -155,9 +155,9 @@ const workerEnvSchema = z.object({
   WORKER_MAX_CONCURRENT_ACTIVITIES: positiveInt(WORKER_DEFAULTS.maxConcurrentActivities, 10_000),
   WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: positiveInt(WORKER_DEFAULTS.maxConcurrentWorkflowTasks, 1_000),
   WORKER_MAX_CACHED_WORKFLOWS: nonNegativeInt(WORKER_DEFAULTS.maxCachedWorkflows, 100_000),
-  WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt(WORKER_DEFAULTS.shutdownGraceMs, HOUR_MS),
-  WORKER_POLL_LOOP_MAX_INTERVAL_MS: nonNegativeInt(WORKER_DEFAULTS.pollLoopMaxIntervalMs, HOUR_MS),
-  WORKER_PROGRESS_REPORT_INTERVAL_MS: nonNegativeInt(WORKER_DEFAULTS.progressReportIntervalMs, 24 * HOUR_MS),
+  WORKER_SHUTDOWN_GRACE_MS: nonNegativeInt(WORKER_DEFAULTS.shutdownGraceMs, HOUR),
+  WORKER_POLL_LOOP_MAX_INTERVAL_MS: nonNegativeInt(WORKER_DEFAULTS.pollLoopMaxIntervalMs, HOUR),
+  WORKER_PROGRESS_REPORT_INTERVAL_MS: nonNegativeInt(WORKER_DEFAULTS.progressReportIntervalMs, 24 * HOUR),
   WORKFLOW_BUNDLE_PATH: optionalString,
   ROLLOUT_WEBHOOK_URL: outboundUrl('ROLLOUT_WEBHOOK_URL'),
   LOG_LEVEL: z.preprocess(

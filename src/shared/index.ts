@@ -3,6 +3,7 @@
  * this module, so it must stay free of Node built-ins and I/O.
  */
 import { isGuid, isImageId } from '../citrix/ids';
+import { HOUR, MINUTE, SECOND } from './time';
 import { type Fields, boolean, number, object, parseWith, required, text } from './validation';
 
 export { InvalidInputError } from './validation';
@@ -13,10 +14,6 @@ export const DEFAULT_TASK_QUEUE = 'catalog-rollout';
 export function catalogUpdateWorkflowId(catalogId: string): string {
   return `catalog-update-${catalogId.toLowerCase()}`;
 }
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
 
 // Unconfirmed: Citrix publishes no length limits for the restart warning; these keep a mistyped file out of the call.
 export const MAX_WARNING_TITLE_LENGTH = 256;
@@ -235,6 +232,10 @@ export const FailureType = {
   /** Citrix (or something in its place) answered in a shape or size the client does not accept, several times. */
   CitrixInvalidResponse: 'CitrixInvalidResponse',
   CatalogStillUpdating: 'CatalogStillUpdating',
+  /** A rollout stopped because more catalogs failed than its failure budget allows; its details hold its result. */
+  RolloutHalted: 'RolloutHalted',
+  /** A rollout found the catalog updated by another workflow and left it alone. */
+  CatalogBusy: 'CatalogBusy',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

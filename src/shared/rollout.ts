@@ -6,6 +6,7 @@ import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/commo
 import { isGuid, isImageId } from '../citrix/ids';
 import { type CatalogUpdateOptions, type CatalogUpdateSettings, catalogUpdateOptions } from './index';
 import { ROLLOUT_LIMITS } from './rollout-progress';
+import { DAY, HOUR, MINUTE } from './time';
 import {
   InvalidInputError,
   boolean,
@@ -32,11 +33,6 @@ export const SearchAttributes = {
 export function rolloutWorkflowId(rolloutId: string): string {
   return rolloutId.startsWith('rollout-') ? rolloutId : `rollout-${rolloutId}`;
 }
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
-const DAY = 24 * HOUR;
 
 export const WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
 export type Weekday = (typeof WEEKDAYS)[number];

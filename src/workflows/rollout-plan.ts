@@ -1,3 +1,4 @@
+import { SETTLED_STATES } from '../citrix/catalog-states';
 import { sameId } from '../citrix/ids';
 import type { ResolvedTargets, RestoreTargets, RolloutTarget } from '../activities/rollout';
 import { FailureType } from '../shared';
@@ -34,7 +35,7 @@ export async function planRollout(run: RolloutRun): Promise<void> {
     };
     if (request.dryRun && sameId(target.imageId, resolved.imageId)) {
       entry.state = 'alreadyCurrent';
-    } else if (request.dryRun && target.state !== 'Active' && target.state !== 'InputRequired') {
+    } else if (request.dryRun && !SETTLED_STATES.has(target.state ?? '')) {
       entry.state = 'notStarted';
       entry.error = { type: FailureType.CatalogNotReady, message: `catalog is ${target.state}: it would fail` };
       run.listError(entry);

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
 import { ChildWorkflowFailure, ParentClosePolicy, condition, executeChild } from '@temporalio/workflow';
-import { type CatalogUpdateResult, catalogUpdateWorkflowId } from '../shared';
+import { type CatalogUpdateResult, FailureType, catalogUpdateWorkflowId } from '../shared';
 import {
   type CatalogRolloutProgress,
   ROLLOUT_LIMITS,
@@ -113,7 +113,7 @@ async function updateCatalog(
     if (error instanceof WorkflowExecutionAlreadyStartedError) {
       return {
         error: {
-          type: 'CatalogBusy',
+          type: FailureType.CatalogBusy,
           message: `another update of this catalog is running (${entry.workflowId}); this rollout left it alone`,
         },
       };

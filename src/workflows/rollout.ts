@@ -133,7 +133,7 @@ export async function rolloutImage(
     await notifier.sent();
     throw ApplicationFailure.nonRetryable(
       truncateText(`rollout ${rolloutId} halted: ${progress.reason}`, ROLLOUT_LIMITS.reasonChars * 2),
-      'RolloutHalted',
+      FailureType.RolloutHalted,
       bounded ? toResult(progress) : progress,
     );
   }

@@ -1,3 +1,4 @@
+import { formatDuration } from '../shared/time';
 import {
   ActivityCancellationType,
   ApplicationFailure,
@@ -361,14 +362,4 @@ function deadlineExceeded(
     FailureType.DeadlineExceeded,
     { ...status },
   );
-}
-
-function formatDuration(ms: number): string {
-  const totalSeconds = Math.round(ms / 1000);
-  const hours = Math.floor(totalSeconds / 3600);
-  const minutes = Math.floor((totalSeconds % 3600) / 60);
-  const seconds = totalSeconds % 60;
-  return [hours && `${hours}h`, minutes && `${minutes}m`, (seconds || (!hours && !minutes)) && `${seconds}s`]
-    .filter(Boolean)
-    .join(' ');
 }
