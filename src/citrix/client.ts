@@ -3,10 +3,12 @@ import { inspect } from 'node:util';
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { type CitrixAuthFlow, TokenSource, authorizationHeader, defaultAuthFlow, defaultTokenUrl } from './auth';
+import { type CatalogMachinesQuery, DaasApi, type ListMachinesOptions } from './daas';
 import { CitrixInvalidArgumentError, CitrixInvalidResponseError } from './errors';
 import { type CitrixExchange, type Exchanged, HttpTransport, MAX_RESPONSE_BYTES } from './http';
 import { isCustomerId, isGuid, isImageId } from './ids';
-import { type CitrixRegion, regionHost } from './regions';
+import type { CatalogMachines } from './machines';
+import { type CitrixRegion, defaultDaasBaseUrl, regionHost } from './regions';
 import { detailsOf, errorForResponse, headerValue, transactionNote } from './responses';
 import { SecretRedactor } from './sanitize';
 import { type ResponseShapes, describeIssues, responseShapes } from './shapes';
@@ -30,6 +32,12 @@ export interface CitrixClientOptions {
    * @default `https://api.cloud.com/catalogservice` (the region's host)
    */
   apiBaseUrl?: string;
+  /**
+   * Base URL of the DaaS REST API, which lists the machines behind a catalog.
+   * @default `https://api.cloud.com/cvad/manage` (the region's host; confirmed for `global` and `jp` only, see
+   * `UNCONFIRMED_DAAS_REGIONS`)
+   */
+  daasBaseUrl?: string;
   /**
    * Token endpoint.
    * @default `https://api.cloud.com/cctrustoauth2/{customerId}/tokens/clients` (the region's host); for `us-gov`,
@@ -91,6 +99,7 @@ interface RequestSpec {
 export class CitrixClient {
   readonly customerId: string;
   readonly apiBaseUrl: string;
+  readonly daasBaseUrl: string;
   readonly tokenUrl: string;
   readonly authFlow: CitrixAuthFlow;
   readonly #userAgent: string;
@@ -98,6 +107,7 @@ export class CitrixClient {
   readonly #shapes: ResponseShapes;
   readonly #http: HttpTransport;
   readonly #tokens: TokenSource;
+  readonly #daas: DaasApi;
   private siteId?: string;
   private pendingSiteId?: Promise<string>;
 
@@ -121,11 +131,13 @@ export class CitrixClient {
     this.#redactor.add(options.clientSecret);
     this.#shapes = responseShapes(this.#redactor);
     this.apiBaseUrl = (options.apiBaseUrl ?? `https://${host}/catalogservice`).replace(/\/+$/, '');
+    this.daasBaseUrl = (options.daasBaseUrl ?? defaultDaasBaseUrl(options.region)).replace(/\/+$/, '');
     this.tokenUrl = options.tokenUrl ?? defaultTokenUrl(options.region, host, options.customerId);
     this.authFlow = options.authFlow ?? defaultAuthFlow(options.region, this.tokenUrl);
     this.#userAgent = options.userAgent ?? 'catalog-rollout';
     for (const [name, url] of [
       ['apiBaseUrl', this.apiBaseUrl],
+      ['daasBaseUrl', this.daasBaseUrl],
       ['tokenUrl', this.tokenUrl],
     ] as const) {
       const problem = outboundUrlProblem(url, name);
@@ -148,6 +160,15 @@ export class CitrixClient {
       userAgent: this.#userAgent,
       refreshMarginMs: options.tokenRefreshMarginMs ?? 60_000,
       http: this.#http,
+      redactor: this.#redactor,
+    });
+    this.#daas = new DaasApi({
+      baseUrl: this.daasBaseUrl,
+      customerId: this.customerId,
+      userAgent: this.#userAgent,
+      siteId: () => this.getSiteId(),
+      get: (url, operation, headers, maxBytes) =>
+        this.withToken('GET', (token) => this.#http.send('GET', url, operation, { headers: headers(token), maxBytes })),
       redactor: this.#redactor,
     });
   }
@@ -215,6 +236,15 @@ export class CitrixClient {
     };
   }
 
+  /**
+   * The machines of a catalog's delivery group, from the DaaS REST API (`GET /DeliveryGroups/{id}/Machines`, page by
+   * page), with the same token as the Catalog Service. Pass the catalog's `vdaProvisioningSchemeId` to keep only the
+   * machines of its own machine catalog. At most `MAX_MACHINES_PER_CATALOG` machines: past that `truncated` is true.
+   */
+  listCatalogMachines(catalog: CatalogMachinesQuery, options?: ListMachinesOptions): Promise<CatalogMachines> {
+    return this.#daas.listCatalogMachines(catalog, options);
+  }
+
   /** Closes the keep-alive connections (when the client created its own pool). */
   async close(): Promise<void> {
     await this.#http.close();
@@ -222,11 +252,19 @@ export class CitrixClient {
 
   /** What `util.inspect` and `console.log` show: where the client points, never its credentials. */
   [inspect.custom](): string {
-    return `CitrixClient { customerId: '${this.customerId}', apiBaseUrl: '${this.apiBaseUrl}' }`;
+    return (
+      `CitrixClient { customerId: '${this.customerId}', apiBaseUrl: '${this.apiBaseUrl}', ` +
+      `daasBaseUrl: '${this.daasBaseUrl}' }`
+    );
   }
 
   toJSON(): Record<string, string> {
-    return { customerId: this.customerId, apiBaseUrl: this.apiBaseUrl, tokenUrl: this.tokenUrl };
+    return {
+      customerId: this.customerId,
+      apiBaseUrl: this.apiBaseUrl,
+      daasBaseUrl: this.daasBaseUrl,
+      tokenUrl: this.tokenUrl,
+    };
   }
 
   private customerPath(): string {
@@ -263,17 +301,22 @@ export class CitrixClient {
     );
   }
 
-  private async exchangeWithAuth(spec: RequestSpec): Promise<Exchanged> {
+  private exchangeWithAuth(spec: RequestSpec): Promise<Exchanged> {
+    return this.withToken(spec.method, (token) => this.exchange(spec, token));
+  }
+
+  /** `send` with the cached token; an answer outside 2xx is thrown as the error its status means. */
+  private async withToken(method: string, send: (token: string) => Promise<Exchanged>): Promise<Exchanged> {
     let token = await this.#tokens.get();
-    let response = await this.exchange(spec, token.value);
+    let response = await send(token.value);
     if (response.status === 401) {
       // Tokens cannot be refreshed; a 401 means it expired or was revoked early. One new token, one more try.
       this.#tokens.drop(token);
       token = await this.#tokens.get();
-      response = await this.exchange(spec, token.value);
+      response = await send(token.value);
     }
     if (response.status >= 200 && response.status < 300) return response;
-    throw errorForResponse(spec.method, response, this.#redactor);
+    throw errorForResponse(method, response, this.#redactor);
   }
 
   private exchange(spec: RequestSpec, token: string): Promise<Exchanged> {

@@ -1,9 +1,11 @@
 export { type CitrixAuthFlow, MAX_TOKEN_LIFETIME_MS, MIN_TOKEN_REUSE_MS } from './auth';
 export * from './client';
+export { type CatalogMachinesQuery, DAAS_PAGE_LIMIT, type ListMachinesOptions, MAX_MACHINE_PAGES } from './daas';
 export * from './errors';
 export { type CitrixExchange, MAX_RESPONSE_BYTES } from './http';
 export * from './ids';
-export { CITRIX_API_HOSTS, type CitrixRegion } from './regions';
+export * from './machines';
+export { CITRIX_API_HOSTS, type CitrixRegion, UNCONFIRMED_DAAS_REGIONS } from './regions';
 export { MAX_RETRY_AFTER_MS, retryAfterMs } from './responses';
 export * from './types';
 export * from './sanitize';

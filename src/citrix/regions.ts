@@ -17,3 +17,16 @@ export function regionHost(region: CitrixRegion | undefined): string {
   if (!host) throw new CitrixInvalidArgumentError(`unknown Citrix Cloud region "${region}"`);
   return host;
 }
+
+/**
+ * Regions whose DaaS REST API (`cvad/manage`) host is unconfirmed. Citrix's sources name
+ * `https://api.cloud.com/cvad/manage` and, for Japan, `https://api.citrixcloud.jp/cvad/manage`; for these regions the
+ * client assumes the region's Catalog Service host serves it too, by analogy only. A tenant there should set
+ * `daasBaseUrl` explicitly.
+ */
+export const UNCONFIRMED_DAAS_REGIONS: ReadonlySet<CitrixRegion> = new Set(['us', 'eu', 'ap-s', 'us-gov']);
+
+/** The DaaS REST API's base URL on the region's host (see `UNCONFIRMED_DAAS_REGIONS`). */
+export function defaultDaasBaseUrl(region: CitrixRegion | undefined): string {
+  return `https://${regionHost(region)}/cvad/manage`;
+}

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { isGuid, isImageId } from './ids';
 import { type SecretRedactor, stripControl, truncate } from './sanitize';
+import type { DaasMachine } from './machines';
 import type { Catalog, CatalogSummary, Site, TemplateImage } from './types';
 
 /** Longest name kept from a response (catalogs, images, sites). */
@@ -24,13 +25,22 @@ const nothing = z
   .optional()
   .transform(() => undefined);
 
-export function responseShapes(redactor: SecretRedactor) {
+/** The field shapes every answer is built of. */
+function fieldShapes(redactor: SecretRedactor) {
   /** Free text: redacted, without control characters, bounded. */
   const text = (max: number) => z.string().transform((value) => truncate(redactor.redact(stripControl(value)), max));
   const maybe = <T extends z.ZodType>(schema: T) => z.union([schema, nothing]);
-  const code = text(MAX_CODE_CHARS);
-  const guid = z.string().refine(isGuid, 'is not a GUID');
-  const count = z.number().int().nonnegative();
+  return {
+    text,
+    maybe,
+    code: text(MAX_CODE_CHARS),
+    guid: z.string().refine(isGuid, 'is not a GUID'),
+    count: z.number().int().nonnegative(),
+  };
+}
+
+export function responseShapes(redactor: SecretRedactor) {
+  const { text, maybe, code, guid, count } = fieldShapes(redactor);
 
   const warning = z.object({
     type: maybe(code),
@@ -112,6 +122,72 @@ export function responseShapes(redactor: SecretRedactor) {
 }
 
 export type ResponseShapes = ReturnType<typeof responseShapes>;
+
+/** Longest `ContinuationToken` accepted: it is sent back in a URL that error messages quote. */
+export const MAX_CONTINUATION_TOKEN_CHARS = 2_048;
+
+/**
+ * The DaaS REST API's answers (PascalCase): collections `{Items, ContinuationToken}` of machines and of machine
+ * catalogs, read into the project's camelCase types.
+ */
+export function daasShapes(redactor: SecretRedactor) {
+  const { text, maybe, code, count } = fieldShapes(redactor);
+  const id = code.refine((value) => value.length > 0, 'is empty');
+  // Sent back verbatim, so never altered: one that is not a plain token, or that looks like a credential, is refused.
+  const continuation = z
+    .string()
+    .max(MAX_CONTINUATION_TOKEN_CHARS)
+    .refine((value) => /^[\x21-\x7e]*$/.test(value) && redactor.redact(value) === value, 'is not a plain token')
+    .transform((value) => value || undefined);
+  const collection = <T extends z.ZodType>(item: T) =>
+    z
+      .object({ Items: z.array(item).max(MAX_LIST_ITEMS), ContinuationToken: maybe(continuation) })
+      .transform((page) => ({ items: page.Items, continuationToken: page.ContinuationToken }));
+  const reference = z.object({ Id: maybe(code), Name: maybe(text(MAX_NAME_CHARS)) });
+
+  const machine = z
+    .object({
+      Id: id,
+      Name: maybe(text(MAX_NAME_CHARS)),
+      MachineCatalog: maybe(reference),
+      RegistrationState: maybe(code),
+      PowerState: maybe(code),
+      FaultState: maybe(code),
+      InMaintenanceMode: maybe(z.boolean()),
+      SessionCount: maybe(count),
+      LastDeregistrationReason: maybe(code),
+      FormattedLastDeregistrationTime: maybe(code),
+      Hosting: maybe(z.object({ ImageOutOfDate: maybe(z.boolean()) })),
+    })
+    .transform((m): DaasMachine =>
+      definedOnly({
+        id: m.Id,
+        name: m.Name,
+        machineCatalogId: m.MachineCatalog?.Id,
+        registrationState: m.RegistrationState,
+        powerState: m.PowerState,
+        faultState: m.FaultState,
+        inMaintenanceMode: m.InMaintenanceMode,
+        sessionCount: m.SessionCount,
+        lastDeregistrationReason: m.LastDeregistrationReason,
+        lastDeregistrationTime: m.FormattedLastDeregistrationTime,
+        imageOutOfDate: m.Hosting?.ImageOutOfDate,
+      }),
+    );
+
+  const machineCatalog = z
+    .object({ Id: id, Name: maybe(text(MAX_NAME_CHARS)), ProvisioningScheme: maybe(reference) })
+    .transform((c) => ({ id: c.Id, name: c.Name, provisioningSchemeId: c.ProvisioningScheme?.Id }));
+
+  return { machines: collection(machine), machineCatalogs: collection(machineCatalog) };
+}
+
+export type DaasShapes = ReturnType<typeof daasShapes>;
+
+/** The object without its undefined fields, so that what Citrix left out or sent as null reads as absent. */
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
+}
 
 /** The first few problems of a failed parse, as one line naming the fields (never their values). */
 export function describeIssues(error: z.ZodError): string {

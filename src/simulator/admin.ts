@@ -17,7 +17,10 @@ export interface AdminControls {
   reset(): void;
 }
 
-/** `/__admin/...`: the request log, faults, catalog overrides, timing, tokens and reset, behind a bearer token. */
+/**
+ * `/__admin/...`: the request log, faults, catalog overrides, catalogs' machines, timing, tokens and reset, behind a
+ * bearer token.
+ */
 export class AdminApi {
   readonly token: string;
   private readonly tokenDigest: Buffer;
@@ -64,6 +67,9 @@ export class AdminApi {
           return send(res, 204);
         case 'DELETE faults/:id':
           return faults.remove(id ?? '') ? send(res, 204) : send(res, 404, serviceError(`No fault ${id}.`));
+        case 'GET catalogs/:id/machines':
+          if (!state.hasCatalog(id ?? '')) return send(res, 404, serviceError(`Catalog ${id} was not found.`));
+          return send(res, 200, { machines: state.readMachines(id ?? '') });
         case 'POST catalogs/:id':
         case 'POST catalogs/:id/complete':
         case 'POST catalogs/:id/restartMachines': {
@@ -77,16 +83,16 @@ export class AdminApi {
           return send(res, 200, state.patchCatalog(id ?? '', patch));
         }
         case 'POST settings': {
-          const { updateDurationMs, acceptLagMs, machineRestartMs, minuteMs } = (await readJson(req)) as Record<
-            string,
-            unknown
-          >;
+          const { updateDurationMs, acceptLagMs, machineRestartMs, minuteMs, machineBootMs } = (await readJson(
+            req,
+          )) as Record<string, unknown>;
           // JSON has no Infinity: null stands for it.
           applyTiming(state.timing, {
             updateDurationMs: updateDurationMs === null ? Infinity : updateDurationMs,
             acceptLagMs,
             machineRestartMs,
             minuteMs,
+            machineBootMs,
           });
           const { timing } = state;
           return send(res, 200, {

@@ -36,14 +36,8 @@ export class CatalogService {
   /** Checks the token, then the path's customer, site and catalog, before it answers the route's operation. */
   async handle(req: IncomingMessage, res: ServerResponse, route: Route, transactionId: string): Promise<void> {
     const { seed } = this.state;
-    const authorization = AUTHORIZATION.exec(req.headers.authorization ?? '');
-    if (!authorization?.[1] || !this.state.isTokenValid(authorization[1])) {
-      return send(res, 401, {
-        type: 'https://errors-api.cloud.com/common/authentication',
-        detail: 'Missing or invalid authentication details',
-        parameters: [{ name: 'reason', value: req.headers.authorization ? 'invalid' : 'missing' }],
-      });
-    }
+    const refused = authenticationFailure(req, this.state);
+    if (refused) return send(res, 401, refused);
     const { customerId = '', siteId, catalogId, imageId } = route.params;
     if (customerId.toLowerCase() !== seed.customerId.toLowerCase()) {
       return send(res, UNKNOWN_CUSTOMER_STATUS, unknownCustomerBody());
@@ -140,6 +134,17 @@ export class CatalogService {
     const location = `${this.baseUrl()}/${customerId}/${this.state.seed.site.id}/catalogs/${catalog.id}/updateStatus`;
     send(res, 202, catalog.id, { location });
   }
+}
+
+/** The body of the 401 for a call without a valid token (`CwsAuth Bearer=`, any case), or undefined when it has one. */
+export function authenticationFailure(req: IncomingMessage, state: SimState): Record<string, unknown> | undefined {
+  const authorization = AUTHORIZATION.exec(req.headers.authorization ?? '');
+  if (authorization?.[1] && state.isTokenValid(authorization[1])) return undefined;
+  return {
+    type: 'https://errors-api.cloud.com/common/authentication',
+    detail: 'Missing or invalid authentication details',
+    parameters: [{ name: 'reason', value: req.headers.authorization ? 'invalid' : 'missing' }],
+  };
 }
 
 /** `UpdateCatalogTemplateImageModel`, bound case-insensitively as ASP.NET does (camelCase and PascalCase both work). */

@@ -2,17 +2,27 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { ErrorShape } from './unconfirmed';
 
-/** `token` is either token endpoint: the OAuth one and the US Gov one (the request log's `path` tells them apart). */
-export type Operation =
-  | 'token'
-  | 'sites'
-  | 'catalogs'
-  | 'catalog'
-  | 'updateImage'
-  | 'legacyUpdateImage'
-  | 'updateStatus'
-  | 'images'
-  | 'image';
+/**
+ * What a request asks for. `token` is either token endpoint: the OAuth one and the US Gov one (the request log's `path`
+ * tells them apart). The Catalog Service's operations come first, then the DaaS REST API's (`/cvad/manage`).
+ */
+export const OPERATIONS = [
+  'token',
+  'sites',
+  'catalogs',
+  'catalog',
+  'updateImage',
+  'legacyUpdateImage',
+  'updateStatus',
+  'images',
+  'image',
+  'me',
+  'deliveryGroup',
+  'deliveryGroupMachineCatalogs',
+  'deliveryGroupMachines',
+  'machineCatalogMachines',
+] as const;
+export type Operation = (typeof OPERATIONS)[number];
 
 export type FaultAction =
   | {
@@ -72,6 +82,13 @@ export type FaultAction =
     }
   /** Expires every token issued so far, the moment the fault is added; `times` does not apply. */
   | { type: 'expireTokens' }
+  /**
+   * Machines that boot `imageId` from now on (of the catalog `match.catalogId`, or of any) fail to register at this
+   * share: they end `Unregistered` with `FaultState` `Unregistered`, and their catalog carries a `VdaRegisterFailure`
+   * error warning while any do. Holds until removed (`times` must be left out or null); removing it mends the image,
+   * and those machines register.
+   */
+  | { type: 'unhealthyImage'; imageId: string; unregisteredPercent: number }
   /**
    * Answers `status` quoting the whole request back, as a misconfigured proxy or a WAF error page does: a text/plain
    * body holding the request line, every request header as received (`Authorization` included, verbatim) and the raw
@@ -135,6 +152,14 @@ export interface StoredFault extends FaultSpec {
   remaining: number | null;
 }
 
+/** An `unhealthyImage` fault as the machines read it. */
+export interface UnhealthyImage {
+  imageId: string;
+  unregisteredPercent: number;
+  /** When the fault was added: only machines that boot the image from then on fail. */
+  sinceMs: number;
+}
+
 export interface RequestFacts {
   operation: Operation | 'unknown';
   method: string;
@@ -153,19 +178,7 @@ const streamedBytes = count.max(MAX_STREAMED_BYTES);
 const faultSpecSchema = z.strictObject({
   match: z
     .strictObject({
-      operation: z
-        .enum([
-          'token',
-          'sites',
-          'catalogs',
-          'catalog',
-          'updateImage',
-          'legacyUpdateImage',
-          'updateStatus',
-          'images',
-          'image',
-        ])
-        .optional(),
+      operation: z.enum(OPERATIONS).optional(),
       method: z.string().optional(),
       catalogId: z.string().optional(),
     })
@@ -194,6 +207,11 @@ const faultSpecSchema = z.strictObject({
       endState: z.enum(['Error', 'Active']).optional(),
     }),
     z.strictObject({ type: z.literal('expireTokens') }),
+    z.strictObject({
+      type: z.literal('unhealthyImage'),
+      imageId: z.string().min(1),
+      unregisteredPercent: count.max(100),
+    }),
     z.strictObject({ type: z.literal('echo'), status: answerStatus, json: z.boolean().optional() }),
     z.strictObject({ type: z.literal('hugeBody'), bytes: streamedBytes, status: answerStatus.optional() }),
     z.strictObject({
@@ -212,7 +230,13 @@ export function validateFaultSpec(spec: unknown): asserts spec is FaultSpec {
     const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(top)'}: ${issue.message}`);
     throw new TypeError(`invalid fault: ${problems.join('; ')}`);
   }
-  const { action } = result.data;
+  const { action, match, times } = result.data;
+  if (action.type === 'unhealthyImage') {
+    if (times) throw new TypeError('invalid fault: times: an unhealthyImage fault holds until removed; pass null');
+    if (match?.operation !== undefined || match?.method !== undefined) {
+      throw new TypeError('invalid fault: match: an unhealthyImage fault matches by catalogId only');
+    }
+  }
   if (action.type === 'failNextUpdate' && action.endState !== 'Active' && action.subState === undefined) {
     throw new TypeError('invalid fault: action.subState: required for an update that ends in Error');
   }
@@ -239,14 +263,17 @@ function matches(match: FaultMatch | undefined, facts: RequestFacts): boolean {
 /** Faults kept in insertion order; each one counts down as it applies and disappears at zero. */
 export class FaultList {
   private readonly faults = new Map<string, StoredFault>();
+  private readonly addedAtMs = new Map<string, number>();
 
   add(spec: FaultSpec): StoredFault {
+    const untilRemoved = spec.action.type === 'unhealthyImage';
     const fault: StoredFault = {
       ...spec,
       id: randomUUID(),
-      remaining: spec.times === undefined ? 1 : spec.times || null,
+      remaining: spec.times === undefined && !untilRemoved ? 1 : spec.times || null,
     };
     this.faults.set(fault.id, fault);
+    this.addedAtMs.set(fault.id, Date.now());
     return fault;
   }
 
@@ -255,11 +282,28 @@ export class FaultList {
   }
 
   remove(id: string): boolean {
+    this.addedAtMs.delete(id);
     return this.faults.delete(id);
   }
 
   clear(): void {
     this.faults.clear();
+    this.addedAtMs.clear();
+  }
+
+  /** The `unhealthyImage` faults in force for a catalog's machines. */
+  unhealthyImages(catalogId: string): UnhealthyImage[] {
+    if (this.faults.size === 0) return [];
+    const found: UnhealthyImage[] = [];
+    for (const fault of this.faults.values()) {
+      const { action } = fault;
+      if (action.type !== 'unhealthyImage' || !matches(fault.match, { operation: 'unknown', method: '', catalogId })) {
+        continue;
+      }
+      const sinceMs = this.addedAtMs.get(fault.id) ?? 0;
+      found.push({ imageId: action.imageId, unregisteredPercent: action.unregisteredPercent, sinceMs });
+    }
+    return found;
   }
 
   /**
@@ -271,7 +315,8 @@ export class FaultList {
     const taken: FaultAction[] = [];
     for (const fault of this.faults.values()) {
       const { type } = fault.action;
-      if (type === 'failNextUpdate' || type === 'expireTokens' || !matches(fault.match, facts)) continue;
+      if (type === 'failNextUpdate' || type === 'expireTokens' || type === 'unhealthyImage') continue;
+      if (!matches(fault.match, facts)) continue;
       this.consume(fault);
       taken.push(fault.action);
       if (type !== 'latency') break;
@@ -292,6 +337,6 @@ export class FaultList {
   private consume(fault: StoredFault): void {
     if (fault.remaining === null) return;
     fault.remaining -= 1;
-    if (fault.remaining <= 0) this.faults.delete(fault.id);
+    if (fault.remaining <= 0) this.remove(fault.id);
   }
 }

@@ -2,4 +2,5 @@ export { startSimulator, type RecordedRequest, type RunningSimulator, type Simul
 export { DEFAULT_SEED, SEED_IDS, parseSeed } from './seed';
 export type { SimApplication, SimCatalog, SimImage, SimSite, SimWarning, SimulatorSeed } from './seed';
 export type { FaultAction, FaultMatch, FaultSpec, Operation, StoredFault } from './faults';
+export type { SimMachine } from './machines';
 export type { Timing } from './state';

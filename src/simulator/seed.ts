@@ -53,6 +53,8 @@ export interface SimCatalog {
   isRemotePcCatalog: boolean;
   isAzureAdJoined: boolean;
   catalogType: string;
+  /** The DaaS machine catalog's provisioning scheme; the built-in seed leaves it out, and the simulator derives one. */
+  vdaProvisioningSchemeId?: string | null;
 }
 
 /** An `Application` that `TemplateImageDetails` lists for an image. */

@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { FaultSpec, StoredFault } from './faults';
+import type { SimMachine } from './machines';
 import type { RecordedRequest } from './request-log';
 import type { SimCatalog } from './seed';
 import { CatalogServiceSimulator, type SimulatorOptions } from './simulator';
@@ -11,6 +12,8 @@ export type { SimulatorOptions } from './simulator';
 export interface RunningSimulator {
   /** `http://127.0.0.1:{port}/catalogservice` */
   baseUrl: string;
+  /** `http://127.0.0.1:{port}/cvad/manage`: the DaaS REST API, on the same server. */
+  daasBaseUrl: string;
   /** `http://127.0.0.1:{port}/cctrustoauth2/{customerId}/tokens/clients` */
   tokenUrl: string;
   /** The US Gov token endpoint: `http://127.0.0.1:{port}/{customerId}/tokens/clients` (JSON in, JSON out). */
@@ -23,8 +26,15 @@ export interface RunningSimulator {
   siteId: string;
   clientId: string;
   clientSecret: string;
-  /** Everything a Catalog Service client needs to talk to this simulator (the shape `CitrixClient` takes). */
-  clientOptions(): { customerId: string; clientId: string; clientSecret: string; apiBaseUrl: string; tokenUrl: string };
+  /** Everything a client needs to talk to this simulator's Catalog Service and DaaS REST API (as `CitrixClient` takes it). */
+  clientOptions(): {
+    customerId: string;
+    clientId: string;
+    clientSecret: string;
+    apiBaseUrl: string;
+    daasBaseUrl: string;
+    tokenUrl: string;
+  };
   /** The same for a client of a US Gov tenant: `tokenUrl` is `govTokenUrl`, and the flow is Citrix's trust service. */
   govClientOptions(): ReturnType<RunningSimulator['clientOptions']> & { authFlow: 'cctrust' };
   /** The request log in the order answered (what `GET /__admin/requests` answers). Admin calls are not logged. */
@@ -46,6 +56,11 @@ export interface RunningSimulator {
    * `POST /__admin/catalogs/{id}/restartMachines`). Throws for an unknown catalog.
    */
   restartMachines(catalogId: string): void;
+  /**
+   * The catalog's machines as they are now: what its delivery group's machine list reports of them, plus the image each
+   * last booted (as `GET /__admin/catalogs/{id}/machines`). Throws for an unknown catalog.
+   */
+  machines(catalogId: string): SimMachine[];
   /**
    * Changes the timing of updates accepted from now on (as `POST /__admin/settings`, where JSON's null stands for an
    * `updateDurationMs` of `Infinity` and for a `machineRestartMs` of never).
@@ -72,11 +87,20 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
   const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const { customerId, site, clientId, clientSecret } = state.seed;
   simulator.baseUrl = `${origin}/catalogservice`;
+  const daasBaseUrl = `${origin}/cvad/manage`;
   const tokenUrl = `${origin}/cctrustoauth2/${customerId}/tokens/clients`;
   const govTokenUrl = `${origin}/${customerId}/tokens/clients`;
-  const clientOptions = () => ({ customerId, clientId, clientSecret, apiBaseUrl: simulator.baseUrl, tokenUrl });
+  const clientOptions = () => ({
+    customerId,
+    clientId,
+    clientSecret,
+    apiBaseUrl: simulator.baseUrl,
+    daasBaseUrl,
+    tokenUrl,
+  });
   return {
     baseUrl: simulator.baseUrl,
+    daasBaseUrl,
     tokenUrl,
     govTokenUrl,
     adminUrl: `${origin}/__admin`,
@@ -95,6 +119,7 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     patchCatalog: (catalogId, patch) => void state.patchCatalog(catalogId, patch),
     completeUpdate: (catalogId) => void state.completeUpdate(catalogId),
     restartMachines: (catalogId) => void state.restartMachines(catalogId),
+    machines: (catalogId) => state.readMachines(catalogId),
     setTiming: (timing) => applyTiming(state.timing, { ...timing }),
     reset: () => simulator.reset(),
     close: () => simulator.close(),

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { performance } from 'node:perf_hooks';
 import { AdminApi } from './admin';
 import { CatalogService } from './catalog-service';
+import { DaasService } from './daas-service';
 import { injectFault } from './fault-responses';
 import { FaultList, validateFaultSpec } from './faults';
 import { HttpError, onAnswered, send, streamed, withheld } from './http';
@@ -34,6 +35,8 @@ export interface SimulatorOptions {
   machineRestartMs?: number | null;
   /** How long one minute of `vdaUpdateDelay` lasts, so that an update's spread restarts take N × this. @default 1_000 */
   minuteMs?: number;
+  /** How long a restarting machine boots (`Unregistered`, `TurningOn`) before it registers. @default 500 */
+  machineBootMs?: number;
   /** Lifetime of issued tokens, in seconds. @default 3600 */
   tokenTtlSeconds?: number;
   /**
@@ -45,7 +48,7 @@ export interface SimulatorOptions {
 
 /**
  * One simulator: its HTTP server, state, faults and request log. Each request is logged, meets its faults and the
- * front door's checks here, then goes to the admin API, a token endpoint or the Catalog Service.
+ * front door's checks here, then goes to the admin API, a token endpoint, the Catalog Service or the DaaS REST API.
  */
 export class CatalogServiceSimulator {
   readonly log = new RequestLog();
@@ -55,6 +58,7 @@ export class CatalogServiceSimulator {
   baseUrl = '';
   private readonly admin: AdminApi;
   private readonly catalogService: CatalogService;
+  private readonly daas: DaasService;
   private readonly tokens: TokenEndpoints;
   private readonly pendingDelays = new Set<NodeJS.Timeout>();
 
@@ -67,10 +71,12 @@ export class CatalogServiceSimulator {
       acceptLagMs: 1_500,
       machineRestartMs: 5_000,
       minuteMs: 1_000,
+      machineBootMs: 500,
     };
     applyTiming(timing, { ...options });
-    this.state = new SimState(seed, timing);
+    this.state = new SimState(seed, timing, (catalogId) => this.faults.unhealthyImages(catalogId));
     this.catalogService = new CatalogService(this.state, this.faults, () => this.baseUrl);
+    this.daas = new DaasService(this.state);
     this.tokens = new TokenEndpoints(this.state, tokenTtlSeconds);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((error: unknown) => {
@@ -164,7 +170,7 @@ export class CatalogServiceSimulator {
     const actions = this.faults.takeForRequest({
       operation: route.operation,
       method,
-      catalogId: route.params.catalogId,
+      catalogId: route.params.catalogId ?? (route.daas ? this.daas.catalogOf(route) : undefined),
     });
     for (const action of actions) {
       if (action.type === 'latency') await this.delay(action.ms);
@@ -185,6 +191,7 @@ export class CatalogServiceSimulator {
       return send(res, route.allow ? 405 : 404, serviceError(`No resource at ${method} ${path}`), headers);
     }
     if (route.operation === 'token') return this.tokens.handle(req, res, route.params);
+    if (route.daas) return this.daas.handle(req, res, route, new URLSearchParams(query));
     return this.catalogService.handle(req, res, route, transactionId);
   }
 }

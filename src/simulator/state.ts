@@ -1,7 +1,24 @@
 import { randomBytes } from 'node:crypto';
-import type { FaultAction } from './faults';
+import { DeliveryGroups, type SimDeliveryGroup } from './delivery-groups';
+import type { FaultAction, UnhealthyImage } from './faults';
+import {
+  type MachineHistory,
+  MachineNames,
+  type SimMachine,
+  anyUnregistered,
+  cutRestarts,
+  forceRestarts,
+  machineAt,
+  newHistory,
+  recordRollout,
+} from './machines';
 import type { SimCatalog, SimImage, SimWarning, SimulatorSeed } from './seed';
-import { PROCESSING_SUB_STATES, failedUpdateWarning, pendingVdaUpdateWarning } from './unconfirmed';
+import {
+  PROCESSING_SUB_STATES,
+  failedUpdateWarning,
+  pendingVdaUpdateWarning,
+  registerFailureWarning,
+} from './unconfirmed';
 
 export interface Timing {
   updateDurationMs: number;
@@ -13,6 +30,8 @@ export interface Timing {
   machineRestartMs: number | null;
   /** How long one of `vdaUpdateDelay`'s minutes lasts. */
   minuteMs: number;
+  /** How long a restarting machine boots (`Unregistered`, `TurningOn`) before it registers. */
+  machineBootMs: number;
 }
 
 type PlannedFailure = Extract<FaultAction, { type: 'failNextUpdate' }>;
@@ -29,6 +48,7 @@ interface ImageUpdate {
   /** The timing in force when the update was accepted. */
   machineRestartMs: number | null;
   minuteMs: number;
+  machineBootMs: number;
 }
 
 /** Machines still to restart onto the image of the last update, and the warning that says so meanwhile. */
@@ -42,6 +62,8 @@ interface CatalogEntry {
   stored: SimCatalog;
   update?: ImageUpdate;
   restart?: PendingRestart;
+  /** What the catalog's machines have booted, from which each one's state is worked out when it is read. */
+  history: MachineHistory;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -53,10 +75,14 @@ export class SimState {
   private images = new Map<string, SimImage>();
   private tokens = new Map<string, number>();
   private issued: string[] = [];
+  /** Built on first use, dropped when a catalog changes. */
+  private groups?: DeliveryGroups;
 
   constructor(
     readonly seed: SimulatorSeed,
     private readonly initialTiming: Timing,
+    /** The `unhealthyImage` faults in force for a catalog's machines. */
+    private readonly unhealthyImages: (catalogId: string) => UnhealthyImage[] = () => [],
   ) {
     this.timing = { ...initialTiming };
     this.reset();
@@ -64,7 +90,10 @@ export class SimState {
 
   reset(): void {
     const { catalogs, images } = structuredClone(this.seed);
-    this.catalogs = new Map(catalogs.map((catalog) => [catalog.id.toLowerCase(), { stored: catalog }]));
+    this.catalogs = new Map(
+      catalogs.map((catalog) => [catalog.id.toLowerCase(), { stored: catalog, history: newHistory(catalog.imageId) }]),
+    );
+    this.groups = undefined;
     this.images = new Map(images.map((image) => [image.id.toLowerCase(), image]));
     this.tokens.clear();
     this.issued = [];
@@ -144,6 +173,7 @@ export class SimState {
       vdaUpdateDelay,
       machineRestartMs: this.timing.machineRestartMs,
       minuteMs: this.timing.minuteMs,
+      machineBootMs: this.timing.machineBootMs,
     };
   }
 
@@ -153,6 +183,7 @@ export class SimState {
     const now = Date.now();
     this.advance(entry, now);
     entry.restart = undefined;
+    forceRestarts(entry.history, now);
     return this.view(entry, now);
   }
 
@@ -170,10 +201,54 @@ export class SimState {
   /** Overwrites fields of the catalog as it reads now, cancelling any update in flight and any pending restarts. */
   patchCatalog(catalogId: string, patch: Partial<SimCatalog>): SimCatalog {
     const entry = this.entry(catalogId);
-    entry.stored = { ...this.advance(entry, Date.now()), ...patch, id: entry.stored.id };
+    const now = Date.now();
+    const before = this.advance(entry, now);
+    entry.stored = { ...before, ...patch, id: entry.stored.id };
     entry.update = undefined;
     entry.restart = undefined;
+    cutRestarts(entry.history, now);
+    // A catalog patched onto another image, or to another size, has all its machines on that image.
+    const { imageId, totalMachinesInCatalog } = entry.stored;
+    if (imageId !== before.imageId || totalMachinesInCatalog !== before.totalMachinesInCatalog) {
+      entry.history = newHistory(imageId);
+    }
+    this.groups = undefined;
     return entry.stored;
+  }
+
+  /** Machines `from` to `to` (exclusive) of the catalog, as they are at `now`. Throws for an unknown catalog. */
+  readMachines(catalogId: string, now = Date.now(), from = 0, to = Infinity): SimMachine[] {
+    const entry = this.entry(catalogId);
+    const catalog = this.view(entry, now);
+    const names = new MachineNames(catalog);
+    const unhealthy = this.unhealthyImages(catalog.id);
+    const machines: SimMachine[] = [];
+    for (let i = Math.max(0, from); i < Math.min(catalog.totalMachinesInCatalog ?? 0, to); i++) {
+      machines.push(machineAt(catalog, entry.history, names, i, now, unhealthy));
+    }
+    return machines;
+  }
+
+  /** The delivery group with this id or name. */
+  deliveryGroup(nameOrId: string): SimDeliveryGroup | undefined {
+    return this.groupIndex().get(nameOrId);
+  }
+
+  catalogUid(catalogId: string): number | undefined {
+    return this.groupIndex().uidOf(catalogId);
+  }
+
+  /** The catalog with this id or, failing that, this name. */
+  catalogByIdOrName(nameOrId: string): SimCatalog | undefined {
+    const key = nameOrId.toLowerCase();
+    const entry =
+      this.catalogs.get(key) ?? [...this.catalogs.values()].find(({ stored }) => stored.name.toLowerCase() === key);
+    return entry && this.view(entry, Date.now());
+  }
+
+  private groupIndex(): DeliveryGroups {
+    this.groups ??= new DeliveryGroups(Array.from(this.catalogs.values(), (entry) => entry.stored));
+    return this.groups;
   }
 
   private entry(catalogId: string): CatalogEntry {
@@ -182,16 +257,16 @@ export class SimState {
     return entry;
   }
 
-  /** The catalog as it reads at `now`, with the warning of machines still to restart. */
+  /** The catalog as it reads at `now`, with the warnings of machines still to restart and of machines that fail. */
   private view(entry: CatalogEntry, now: number): SimCatalog {
-    const catalog = this.advance(entry, now);
+    let catalog = this.advance(entry, now);
     const { restart } = entry;
-    if (!restart) return catalog;
-    if (now >= restart.untilMs) {
-      entry.restart = undefined;
-      return catalog;
+    if (restart && now >= restart.untilMs) entry.restart = undefined;
+    else if (restart) catalog = { ...catalog, warnings: [...(catalog.warnings ?? []), restart.warning] };
+    if (anyUnregistered(catalog, entry.history, now, this.unhealthyImages(catalog.id))) {
+      catalog = { ...catalog, warnings: [...(catalog.warnings ?? []), registerFailureWarning()] };
     }
-    return { ...catalog, warnings: [...(catalog.warnings ?? []), restart.warning] };
+    return catalog;
   }
 
   /** The catalog at `now` without the pending-restart warning, folding in an update that has ended. */
@@ -200,6 +275,7 @@ export class SimState {
     if (!update || now < update.processingStartMs) return stored;
     // Machines still waiting for the last image take this one instead.
     entry.restart = undefined;
+    cutRestarts(entry.history, update.processingStartMs);
     const durationMs = update.finishMs - update.processingStartMs;
     if (update.failure) {
       const atPercent = update.failure.atPercent ?? 50;
@@ -208,6 +284,21 @@ export class SimState {
     }
     if (now >= update.finishMs) {
       entry.restart = pendingRestart(update);
+      recordRollout(
+        entry.history,
+        {
+          imageId: update.image.id,
+          finishMs: update.finishMs,
+          vdaUpdateDelay: update.vdaUpdateDelay,
+          machineRestartMs: update.machineRestartMs,
+          minuteMs: update.minuteMs,
+          machineBootMs: update.machineBootMs,
+          machineCount: stored.totalMachinesInCatalog ?? 0,
+          cutoffMs: Infinity,
+          forcedAtMs: Infinity,
+        },
+        now,
+      );
       return this.settle(entry, this.finished(stored, update));
     }
     const percent = Math.min(99, Math.floor(((now - update.processingStartMs) / durationMs) * 100));
@@ -281,15 +372,15 @@ function pendingRestart(update: ImageUpdate): PendingRestart | undefined {
 /** Checks every setting before it changes any, so that a wrong one leaves the timing as it was. */
 export function applyTiming(timing: Timing, changes: Record<string, unknown>): void {
   const checked: Partial<Record<keyof Timing, number | null>> = {};
-  for (const name of ['updateDurationMs', 'acceptLagMs', 'machineRestartMs', 'minuteMs'] as const) {
+  for (const name of ['updateDurationMs', 'acceptLagMs', 'machineRestartMs', 'minuteMs', 'machineBootMs'] as const) {
     const value = changes[name];
     if (value === undefined) continue;
     if (value === null && name === 'machineRestartMs') {
       checked[name] = null;
     } else if (typeof value !== 'number' || Number.isNaN(value) || value < 0) {
       throw new TypeError(`${name} must be a number >= 0${name === 'machineRestartMs' ? ' or null' : ''}`);
-    } else if (name === 'minuteMs' && !Number.isFinite(value)) {
-      throw new TypeError('minuteMs must be finite');
+    } else if ((name === 'minuteMs' || name === 'machineBootMs') && !Number.isFinite(value)) {
+      throw new TypeError(`${name} must be finite`);
     } else {
       checked[name] = value;
     }

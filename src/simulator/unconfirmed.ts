@@ -9,6 +9,7 @@
 // flow (`POST /{customerId}/tokens/clients`, JSON in and out, `CWSAuth bearer=`); the `PendingVdaUpdate` warning after
 // an update whose machines restart later. What is still open is below, each with what the simulator does meanwhile.
 
+import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { SimCatalog, SimWarning } from './seed';
 
@@ -222,3 +223,152 @@ export const GATEWAY_STATUSES: ReadonlySet<number> = new Set([429, 502, 504]);
 // Tolerated because Citrix's reaction is unknown: `$updateImage` without `?async=true` (required by the how-to page,
 // absent from the spec). The request log keeps the query string, so tests can check that the client sent
 // `async=true`.
+
+// The DaaS REST API (`/cvad/manage`). Its paths, headers, paging parameters and `MachineResponseModel` fields are
+// Citrix's (Go SDK, Terraform provider, developer pages); what is guessed is below.
+
+/**
+ * Quick Deploy ↔ DaaS ids, none pinned by a source: a catalog's `deliveryGroupId` is its `DeliveryGroup.Id`; its `id`
+ * is its DaaS `MachineCatalog.Id`; its `vdaProvisioningSchemeId` is that machine catalog's `ProvisioningScheme.Id`
+ * (derived from the catalog id when the data set has none, as the built-in seed does); the Catalog Service's site id
+ * is the DaaS instance id (`Citrix-InstanceId`); the delivery group and the machine catalog bear the catalog's name;
+ * `ProvisioningScheme.MasterImage` names the catalog's template image by its Quick Deploy id.
+ */
+export function provisioningSchemeIdOf(catalog: SimCatalog): string {
+  if (catalog.vdaProvisioningSchemeId) return catalog.vdaProvisioningSchemeId;
+  const h = createHash('sha256').update(`provisioning-scheme:${catalog.id.toLowerCase()}`).digest('hex');
+  return `9e0c5c4e-${h.slice(0, 4)}-4000-8000-${h.slice(4, 16)}`;
+}
+
+/**
+ * Header checks: a missing `Citrix-CustomerId` or `Citrix-InstanceId` is answered 400, another customer 403 (as the
+ * Catalog Service does), another site 404 (as the Catalog Service does for a site in the path). The statuses and the
+ * texts are guesses; that both headers are required is Citrix's.
+ */
+export const DAAS_MISSING_HEADER_STATUS = 400;
+export const DAAS_UNKNOWN_CUSTOMER_STATUS = 403;
+export const DAAS_UNKNOWN_SITE_STATUS = 404;
+
+/**
+ * The DaaS error body: the common model `{type, detail, parameters}` of Citrix's Go SDK (`ErrorResponse`), with type
+ * names borrowed from the common error codes. Citrix's Terraform provider reads an `ErrorMessage` field instead; which
+ * one each error carries is unknown (a `status` fault with a `body` can answer the other).
+ */
+export function daasError(status: number, detail: string, parameters: { name: string; value: string }[] = []) {
+  const [type] = commonErrorType(status);
+  return { type: `https://errors-api.cloud.com/common/${type}`, detail, parameters };
+}
+
+/**
+ * Paging: `limit` defaults to 250 (Citrix's Go SDK documents "may be 250"); a `limit` that is not an integer from 1 to
+ * 1000 and a continuation token the simulator did not issue are answered 400 (Citrix's reaction is unknown). The
+ * token's format is the simulator's own: opaque to clients. An empty `continuationToken` (Citrix's Terraform provider
+ * sends one on the first page) reads as the first page. Plain lists carry no `TotalItems` (only `$search` is said to).
+ */
+export const DAAS_DEFAULT_PAGE_LIMIT = 250;
+export const DAAS_MAX_PAGE_LIMIT = 1000;
+
+export function continuationTokenFor(offset: number): string {
+  return Buffer.from(`page:${offset}`, 'utf8').toString('base64url');
+}
+
+export function offsetOfContinuationToken(token: string): number | undefined {
+  const match = /^page:(\d{1,9})$/.exec(Buffer.from(token, 'base64url').toString('utf8'));
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * `{nameOrId}`: an id or a name, matched without regard to case; folder paths (`F1|F2|Name`) are not modelled.
+ * `fields`: the top-level fields to answer, comma separated and matched without regard to case; names the model does
+ * not have are ignored, and an empty `fields` answers every field.
+ */
+export function selectFields(item: Record<string, unknown>, fields: string | null): Record<string, unknown> {
+  const wanted = new Set(
+    (fields ?? '')
+      .split(',')
+      .map((name) => name.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  if (wanted.size === 0) return item;
+  return Object.fromEntries(Object.entries(item).filter(([name]) => wanted.has(name.toLowerCase())));
+}
+
+/**
+ * When machine `index` of `count` restarts after an update's end, by its `vdaUpdateDelay`: 0 at once; N > 0 one after
+ * another, evenly over N minutes, the last at the end (so the `PendingVdaUpdate` warning clears with the last
+ * restart); -1 all together `machineRestartMs` later, or never for null. Citrix documents what the delay means, not
+ * the order or pace of the restarts.
+ */
+export function restartDelayMs(
+  update: { vdaUpdateDelay: number; minuteMs: number; machineRestartMs: number | null },
+  index: number,
+  count: number,
+): number {
+  const delay = update.vdaUpdateDelay;
+  if (delay === 0) return 0;
+  if (delay > 0) return ((index + 1) / Math.max(1, count)) * delay * update.minuteMs;
+  return update.machineRestartMs ?? Infinity;
+}
+
+/**
+ * Machine states, whose names are Citrix's and whose sequence is a guess: a restarting machine reads `Unregistered` and
+ * `TurningOn` (`FaultState` `None`) while it boots, then `Registered` and `On`, its last deregistration `AgentShutdown`
+ * at the restart. One that an `unhealthyImage` fault keeps from registering reads `Unregistered`, `On`, `FaultState`
+ * `Unregistered`, deregistered `AgentNotContactable` when its boot ended. `Hosting.ImageOutOfDate` turns false as the
+ * restart begins. The plain `LastDeregistrationTime` is left out: its format is unknown.
+ */
+export const MACHINE_STATES = {
+  booting: { registrationState: 'Unregistered', powerState: 'TurningOn', faultState: 'None' },
+  registered: { registrationState: 'Registered', powerState: 'On', faultState: 'None' },
+  unregistered: { registrationState: 'Unregistered', powerState: 'On', faultState: 'Unregistered' },
+  restartReason: 'AgentShutdown',
+  unregisteredReason: 'AgentNotContactable',
+} as const;
+
+/** Sessions on a registered machine: invented, steady, none in a catalog without users. */
+export function machineSessions(catalog: SimCatalog, index: number): number {
+  if (!catalog.numOfUsers) return 0;
+  return catalog.sessionSupport === 'SingleSession' ? index % 2 : 1 + (index % 3);
+}
+
+/**
+ * The catalog's warning while machines fail to register. The type is Quick Deploy's; the text, `isDismissible`, and
+ * that it lasts exactly as long as some machine is unregistered are guesses.
+ */
+export function registerFailureWarning(): SimWarning {
+  return {
+    type: 'VdaRegisterFailure',
+    isDismissible: false,
+    warningMessage: 'Some machines of this catalog failed to register with Citrix Cloud after starting.',
+    isError: true,
+  };
+}
+
+/**
+ * `MachineCatalog.ImageUpdateStatus` (values Citrix's, mapping a guess): `PreparingImage` while an update processes,
+ * else by the machines that run another image than the catalog's: none `UpdateToDate` (sic), all `PendingUpdate`, some
+ * `PartiallyUpdated`.
+ */
+export function imageUpdateStatus(processing: boolean, outOfDate: number, total: number): string {
+  if (processing) return 'PreparingImage';
+  if (outOfDate === 0) return 'UpdateToDate';
+  return outOfDate === total ? 'PendingUpdate' : 'PartiallyUpdated';
+}
+
+/** `GET /me` (`MeResponseModel`): `Customers[].Sites[].Id` is Citrix's; the other fields' values are guesses. */
+export function meBody(seed: {
+  customerId: string;
+  clientId: string;
+  site: { id: string; displayName: string | null };
+}) {
+  return {
+    UserId: seed.clientId,
+    DisplayName: seed.clientId,
+    ExpiryTime: null,
+    RefreshExpirationTime: null,
+    VerifiedEmail: null,
+    Customers: [
+      { Id: seed.customerId, Name: seed.customerId, Sites: [{ Id: seed.site.id, Name: seed.site.displayName }] },
+    ],
+  };
+}

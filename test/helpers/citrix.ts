@@ -19,6 +19,7 @@ export function citrixEnvFor(simulator: RunningSimulator): Record<string, string
     CITRIX_CLIENT_ID: simulator.clientId,
     CITRIX_CLIENT_SECRET: simulator.clientSecret,
     CITRIX_API_BASE_URL: simulator.baseUrl,
+    CITRIX_DAAS_BASE_URL: simulator.daasBaseUrl,
     CITRIX_TOKEN_URL: simulator.tokenUrl,
     CITRIX_REQUEST_TIMEOUT_MS: '5000',
   };
@@ -31,6 +32,8 @@ export function seedWithCatalogs(count: number): SimulatorSeed {
     ...template,
     id: `ca7a10c0-0000-4000-b000-${String(i + 1).padStart(12, '0')}`,
     name: `Pool ${String(i + 1).padStart(3, '0')}`,
+    // Each pool its own delivery group, so that its machines are its own.
+    deliveryGroupId: `de110000-0000-4000-b000-${String(i + 1).padStart(12, '0')}`,
   }));
   return { ...DEFAULT_SEED, catalogs };
 }
