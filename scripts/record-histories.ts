@@ -54,7 +54,9 @@ async function waitForPhase(handle: WorkflowHandle, phase: string): Promise<void
 }
 
 const base = { imageId: images.win11Nov, pollIntervalMs: 1_000 };
-const rollout = { imageId: images.win11Nov, pollIntervalMs: 1_000, canaryCount: 1, notify: true };
+// Health gates are recorded in scenarios of their own; the others keep the paths they were recorded for.
+const rollout = { imageId: images.win11Nov, pollIntervalMs: 1_000, canaryCount: 1, notify: true, healthGate: false };
+const gated = { ...rollout, healthGate: true, healthWaitMs: 1_000, vdaUpdateDelayMinutes: 0 };
 const scenarios: Scenario[] = [
   { name: 'updated', input: { ...base, catalogId: catalogs.finance } },
   { name: 'already-current', input: { ...base, catalogId: catalogs.finance, imageId: images.win11Oct } },
@@ -154,7 +156,25 @@ const scenarios: Scenario[] = [
     },
   },
   // Returns the catalogs of rollout-completed (recorded above, on the same server) to their previous images.
-  { name: 'rollout-restore', input: { pollIntervalMs: 1_000, canaryCount: 1, restoreRolloutId: 'rollout-completed' } },
+  {
+    name: 'rollout-restore',
+    input: { pollIntervalMs: 1_000, canaryCount: 1, restoreRolloutId: 'rollout-completed', healthGate: false },
+  },
+  { name: 'rollout-health-passed', input: { ...gated, catalogIds: [catalogs.callCenter, catalogs.hr] } },
+  {
+    name: 'rollout-health-failed',
+    input: {
+      ...gated,
+      imageId: images.win11Dec,
+      catalogIds: [catalogs.finance, catalogs.engineering],
+      rollbackOnHalt: true,
+    },
+    arrange: (sim) =>
+      sim.addFault({
+        times: null,
+        action: { type: 'unhealthyImage', imageId: images.win11Dec, unregisteredPercent: 100 },
+      }),
+  },
 ];
 
 async function record(env: TestWorkflowEnvironment, simulator: RunningSimulator, scenario: Scenario, dir: string) {

@@ -163,6 +163,7 @@ describe('promises kept under hostile input', () => {
       }
     })();
     const handle = await startRollout(stack.env.client, TASK_QUEUE, {
+      healthGate: false,
       imageId: images.win11Nov,
       allCatalogs: true,
       catalogNamePattern: '^(a+)+@$',
@@ -188,6 +189,7 @@ describe('promises kept under hostile input', () => {
     test(`${what} ends the rollout in a clear non-retryable failure, the worker alive at a 256 MB heap`, async () => {
       simulator.addFault({ match: { operation: 'catalogs' }, times: null, action });
       const handle = await startRollout(stack.env.client, TASK_QUEUE, {
+        healthGate: false,
         imageId: images.win11Nov,
         allCatalogs: true,
         dryRun: true,
@@ -207,6 +209,7 @@ describe('promises kept under hostile input', () => {
     webhook.closedAt.length = 0;
     const postsBefore = webhook.posts;
     const handle = await startRollout(stack.env.client, TASK_QUEUE, {
+      healthGate: false,
       imageId: images.win11Nov,
       catalogIds: [catalogs.hr],
       canaryCount: 0,

@@ -51,6 +51,7 @@ describe('the CLI tells an operator what really happened', () => {
     const run = await cli(
       'rollout',
       'start',
+      '--no-health-gate',
       '--id',
       'dry-bad',
       '--image',
@@ -70,6 +71,7 @@ describe('the CLI tells an operator what really happened', () => {
     const run = await cli(
       'rollout',
       'start',
+      '--no-health-gate',
       '--id',
       'dry-plan',
       '--image-pattern',
@@ -95,6 +97,7 @@ describe('the CLI tells an operator what really happened', () => {
     const run = await cli(
       'rollout',
       'start',
+      '--no-health-gate',
       '--id',
       'halts',
       '--image',
@@ -127,6 +130,7 @@ describe('the CLI tells an operator what really happened', () => {
       [
         'rollout',
         'start',
+        '--no-health-gate',
         '--id',
         'steered',
         '--image',
@@ -176,6 +180,7 @@ describe('the CLI tells an operator what really happened', () => {
       [
         'rollout',
         'start',
+        '--no-health-gate',
         '--id',
         'aborted',
         '--image',
@@ -378,6 +383,7 @@ describe('the CLI tells an operator what really happened', () => {
     const created = await cli(
       'schedule',
       'create',
+      '--no-health-gate',
       '--id',
       'patch-tuesday',
       '--cron',

@@ -23,6 +23,7 @@ describe('rollout rollback of a finished rollout', () => {
     const rollout = await cli(
       'rollout',
       'start',
+      '--no-health-gate',
       '--id',
       'nov',
       '--image',

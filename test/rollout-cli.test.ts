@@ -43,6 +43,7 @@ describe('the rollout, list, history and schedule commands', () => {
     const run = await cli(
       'rollout',
       'start',
+      '--no-health-gate',
       '--id',
       'cli',
       '--image',
@@ -88,6 +89,7 @@ describe('the rollout, list, history and schedule commands', () => {
     const run = await cli(
       'rollout',
       'start',
+      '--no-health-gate',
       '--id',
       'cli-halt',
       '--image',
@@ -112,6 +114,7 @@ describe('the rollout, list, history and schedule commands', () => {
     const created = await cli(
       'schedule',
       'create',
+      '--no-health-gate',
       '--id',
       'cli-schedule',
       '--cron',
@@ -142,7 +145,15 @@ describe('the rollout, list, history and schedule commands', () => {
   });
 
   test('bad rollout input exits 2 with every problem named', async () => {
-    const run = await cli('rollout', 'start', '--catalogs', 'not-a-guid', '--window', 'Caturday 01:00-05:00 UTC');
+    const run = await cli(
+      'rollout',
+      'start',
+      '--no-health-gate',
+      '--catalogs',
+      'not-a-guid',
+      '--window',
+      'Caturday 01:00-05:00 UTC',
+    );
     assert.equal(run.code, 2);
     // Problems name the flags the operator typed, not the input's fields.
     assert.match(run.stderr, /--image\b/);

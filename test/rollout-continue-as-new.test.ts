@@ -26,6 +26,7 @@ describe('a rollout that continues as new between waves', () => {
   test('carries its progress into the next run and finishes every wave', async () => {
     const { env, simulator } = stack;
     const handle = await startRollout(env.client, TASK_QUEUE, {
+      healthGate: false,
       rolloutId: 'long-chain',
       imageId: SEED_IDS.images.win11Nov,
       catalogIds: seed.catalogs.map((c) => c.id),

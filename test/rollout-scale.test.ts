@@ -86,7 +86,12 @@ describe(`rollouts at the cap of ${AT_CAP} catalogs`, () => {
   const pools = { imageId: SEED_IDS.images.win11Nov, allCatalogs: true, catalogNamePattern: '^Pool ' } as const;
 
   test('a dry run over every pool plans them all, each payload well under the limit', async (t) => {
-    const handle = await startRollout(env.client, TASK_QUEUE, { ...pools, rolloutId: 'cap-dry-run', dryRun: true });
+    const handle = await startRollout(env.client, TASK_QUEUE, {
+      healthGate: false,
+      ...pools,
+      rolloutId: 'cap-dry-run',
+      dryRun: true,
+    });
     const plan = await handle.result();
     assert.equal(plan.phase, 'planned');
     assert.equal(plan.catalogCount, AT_CAP);
@@ -104,6 +109,7 @@ describe(`rollouts at the cap of ${AT_CAP} catalogs`, () => {
   test('a dry run over twice the cap is refused at once with a message naming the cap', async () => {
     const started = Date.now();
     const handle = await startRollout(env.client, TASK_QUEUE, {
+      healthGate: false,
       imageId: SEED_IDS.images.win11Nov,
       allCatalogs: true,
       rolloutId: 'over-the-cap',
@@ -118,6 +124,7 @@ describe(`rollouts at the cap of ${AT_CAP} catalogs`, () => {
   test('a real rollout of every pool updates each once, its payloads and histories bounded', async (t) => {
     const started = Date.now();
     const handle = await startRollout(env.client, TASK_QUEUE, {
+      healthGate: false,
       ...pools,
       rolloutId: 'cap',
       canaryCount: 0,

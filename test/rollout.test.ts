@@ -73,12 +73,18 @@ describe('rolloutImage across many catalogs', () => {
   beforeEach(() => simulator.reset());
 
   const rollout = (input: Partial<RolloutInput>) =>
-    startRollout(env.client, TASK_QUEUE, { imageId: images.win11Nov, pollIntervalMs: 1_000, ...input });
+    startRollout(env.client, TASK_QUEUE, {
+      healthGate: false,
+      imageId: images.win11Nov,
+      pollIntervalMs: 1_000,
+      ...input,
+    });
   const progressOf = (handle: { query: (q: typeof progressQuery) => Promise<RolloutProgress> }) =>
     handle.query(progressQuery).catch(() => undefined);
   /** The restore rollout that returns what `rolloutId` moved, as `rollout rollback` starts it for a finished one. */
   const restoreRollout = (rolloutId: string) =>
     startRollout(env.client, TASK_QUEUE, {
+      healthGate: false,
       rolloutId: `${rolloutId}-restore`,
       restoreRolloutId: rolloutId,
       canaryCount: 0,
@@ -324,7 +330,13 @@ describe('rolloutImage across many catalogs', () => {
       scheduleId: 'patch-wednesday',
       cron: ['0 3 * * 3'],
       timeZone: 'Europe/Berlin',
-      rollout: { imageNamePattern: '^Win11 24H2', catalogIds: ids.slice(6, 8), canaryCount: 0, pollIntervalMs: 1_000 },
+      rollout: {
+        healthGate: false,
+        imageNamePattern: '^Win11 24H2',
+        catalogIds: ids.slice(6, 8),
+        canaryCount: 0,
+        pollIntervalMs: 1_000,
+      },
     });
     try {
       await schedule.trigger();
@@ -351,6 +363,7 @@ describe('rolloutImage across many catalogs', () => {
       scheduleId: 'no-overlap',
       cron: ['0 3 * * 3'],
       rollout: {
+        healthGate: false,
         imageId: images.win11Nov,
         catalogIds: ids.slice(0, 2),
         canaryCount: 1,

@@ -1,3 +1,4 @@
+import { createHealthActivities } from './health';
 import { heartbeating } from './heartbeat';
 import { type PollActivityDependencies, createPollActivity } from './poll';
 import { type PostActivityDependencies, createPostActivity } from './post';
@@ -7,6 +8,7 @@ import { createValidationActivity } from './validate';
 export type { CatalogSnapshot } from './catalog-rules';
 export { toApplicationFailure } from './citrix-failures';
 export { HEARTBEAT_INTERVAL_MS } from './heartbeat';
+export type { WaveHealthReport, WaveHealthRequest } from './health';
 export type { PollReport, PollRequest, PollVerdict } from './poll';
 export type { PostReport, PostRequest } from './post';
 export type { ValidateRequest, ValidationReport } from './validate';
@@ -21,6 +23,7 @@ export function createActivities({ citrix, webhookUrl, postRetrySettleMs, ...pol
     ...createValidationActivity({ citrix }),
     ...createPostActivity({ citrix, postRetrySettleMs }),
     ...createPollActivity({ citrix, ...poll }),
+    ...createHealthActivities({ citrix }),
   });
 }
 

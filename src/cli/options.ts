@@ -11,6 +11,11 @@ export function duration(value: string): number {
   return parsed;
 }
 
+/** A duration, or `0` for none. */
+export function durationOrZero(value: string): number {
+  return value.trim() === '0' ? 0 : duration(value);
+}
+
 export function integer(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed)) throw new InvalidArgumentError('expected a whole number');
@@ -74,7 +79,26 @@ export function addRolloutOptions(command: Command): Command {
       new Option('--poll-interval <duration>', 'how often each catalog is read (default 30s)').argParser(duration),
     )
     .addOption(new Option('--catalog-deadline <duration>', "each catalog's deadline (default 6h)").argParser(duration))
-    .option('--requested-by <name>', 'who asked for it');
+    .option('--requested-by <name>', 'who asked for it')
+    .option('--no-health-gate', "do not judge waves by their machines (only the catalogs' own outcome counts)")
+    .addOption(
+      new Option(
+        '--health-wait <duration>',
+        'time machines get to restart and register before a wave is judged (default 10m)',
+      ).argParser(durationOrZero),
+    )
+    .addOption(
+      new Option(
+        '--min-registered <percent>',
+        'registered share of powered-on machines on the new image (default 90)',
+      ).argParser(Number),
+    )
+    .addOption(
+      new Option(
+        '--min-machines <count>',
+        'powered-on machines on the new image needed to judge a catalog (default 1)',
+      ).argParser(integer),
+    );
 }
 
 // Commander's option bag: every flag of addRolloutOptions, untyped.
@@ -110,6 +134,10 @@ export function rolloutInputFrom(
     pollIntervalMs: options['pollInterval'],
     catalogDeadlineMs: options['catalogDeadline'],
     requestedBy: options['requestedBy'],
+    healthGate: options['healthGate'] === false ? false : undefined,
+    healthWaitMs: options['healthWait'],
+    minRegisteredPercent: options['minRegistered'],
+    minMachinesOnImage: options['minMachines'],
   };
   for (const key of Object.keys(input)) if (input[key] === undefined) delete input[key];
   return input as RolloutInput;

@@ -64,6 +64,10 @@ const FLAG_OF_FIELD: Record<string, string> = {
   startAt: '--start-at',
   maintenanceWindow: '--window',
   catalogDeadlineMs: '--catalog-deadline',
+  healthGate: '--no-health-gate',
+  healthWaitMs: '--health-wait',
+  minRegisteredPercent: '--min-registered',
+  minMachinesOnImage: '--min-machines',
 };
 const FIELD_PATTERN = new RegExp(`\\b(${Object.keys(FLAG_OF_FIELD).join('|')})((?:\\.\\w+)*)\\b`, 'g');
 

@@ -40,6 +40,9 @@ export function describeProgress(progress: RolloutSummary): string {
   if (count('notStarted')) parts.push(`not started ${count('notStarted')}`);
   if (count('rolledBack')) parts.push(`rolled back ${count('rolledBack')}`);
   if (count('rollbackFailed')) parts.push(`rollback failed ${count('rollbackFailed')}`);
+  if (progress.lastHealth) {
+    parts.push(`health ${progress.lastHealth.verdict} (wave ${progress.lastHealth.wave + 1})`);
+  }
   if (progress.paused) parts.push('PAUSED');
   if (progress.waitingUntil) parts.push(`until ${progress.waitingUntil}`);
   return parts.join('  ');
@@ -60,11 +63,23 @@ export function describeCatalogs(catalogs: CatalogRolloutProgress[], rollout?: R
         c.state,
         c.catalogName ?? c.catalogId,
         rollout ? `${imageLabel(c.previousImageId, rollout)} -> ${imageLabel(target, rollout)}` : '',
+        c.health ? describeMachines(c.health) : '',
         (error ? `${error.type ?? 'Error'}: ${error.message}` : '') +
           (c.transactionId ? `  txn ${c.transactionId}` : ''),
       ];
     }),
     '  ',
+  );
+}
+
+/** `health pass: 38/40 registered, 40/40 on image, 0 pending` */
+function describeMachines(health: NonNullable<CatalogRolloutProgress['health']>): string {
+  const f = health.figures;
+  if (!f) return `health ${health.verdict}`;
+  return (
+    `health ${health.verdict}: ${f.registeredNewImage}/${f.poweredOnNewImage} registered, ` +
+    `${f.onNewImage}/${f.total} on image, ${f.pendingRestart} pending restart` +
+    (f.inMaintenance ? `, ${f.inMaintenance} in maintenance` : '')
   );
 }
 
@@ -75,6 +90,18 @@ export function describeRolloutHeader(summary: RolloutSummary): string {
   if (summary.restoreOf) lines.push(`restores the catalogs that rollout ${summary.restoreOf} moved`);
   if (summary.imageId) lines.push(`image: ${summary.imageName ?? '?'} (${summary.imageId})`);
   if (summary.reason) lines.push(`reason: ${summary.reason}`);
+  const health = summary.lastHealth;
+  if (health) {
+    lines.push(
+      `health gate (wave ${health.wave + 1}, ${health.checkedAt}): ${health.verdict}: ${health.reason}; ` +
+        `machines ${health.figures.registeredNewImage}/${health.figures.poweredOnNewImage} registered, ` +
+        `${health.figures.onNewImage}/${health.figures.total} on the new image`,
+    );
+    for (const c of health.catalogs) {
+      lines.push(`  ${c.catalogName ?? c.catalogId}: ${c.verdict}: ${c.reason}`);
+      for (const machine of c.stragglers ?? []) lines.push(`    ${machine}`);
+    }
+  }
   for (const step of summary.steering ?? []) {
     lines.push(`${step.at}  ${step.action} by ${step.by}${step.reason ? `: ${step.reason}` : ''}`);
   }

@@ -36,6 +36,10 @@ const RESTORE_CARRIES = [
   'warningMessage',
   'pollIntervalMs',
   'catalogDeadlineMs',
+  'healthGate',
+  'healthWaitMs',
+  'minRegisteredPercent',
+  'minMachinesOnImage',
 ] as const satisfies ReadonlyArray<keyof RolloutInput>;
 
 /** A rollout that ended but did not do what it was asked is a failure for scripts: aborted, rolled back, a bad plan. */

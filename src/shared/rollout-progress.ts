@@ -3,6 +3,7 @@
  * `progress` query, and a compact result and checkpoint whose size stays far below Temporal's 2 MiB payload limit
  * for the largest rollout allowed. Workflow code imports this module: no Node built-ins, no I/O.
  */
+import type { HealthFigures, HealthVerdict, WaveHealth } from './health';
 import { truncate } from '../citrix/sanitize';
 
 /** How big a rollout may be, and how much of outside text it keeps. Documented in the README ("Size"). */
@@ -64,6 +65,8 @@ export interface CatalogRolloutProgress {
   /** Failure type and message, with the sub-state and Citrix transaction id where known. */
   error?: { type?: string; message: string };
   transactionId?: string;
+  /** The last health verdict on this catalog, with the machine counts it rests on. */
+  health?: { verdict: HealthVerdict; figures?: HealthFigures };
 }
 
 export type RolloutPhase =
@@ -74,6 +77,7 @@ export type RolloutPhase =
   | 'running'
   | 'paused'
   | 'baking'
+  | 'checkingHealth'
   | 'rollingBack'
   | 'completed'
   | 'halted'
@@ -88,6 +92,8 @@ export interface WaveProgress {
   finishedAt?: string;
   approvedBy?: string;
   approvedAt?: string;
+  /** The last health verdict on the wave. */
+  health?: { verdict: HealthVerdict; reason: string; checkedAt: string; counts: WaveHealth['counts'] };
 }
 
 /** A catalog that failed (or, in a dry run, would fail), as the summary lists it. */
@@ -130,6 +136,8 @@ export interface RolloutSummary {
   waitingUntil?: string;
   /** Who paused, resumed, aborted, approved or rolled the rollout back, when and why (the last ones). */
   steering?: SteeringRecord[];
+  /** The last health gate's verdict, with the catalogs that did not pass. */
+  lastHealth?: WaveHealth;
 }
 
 export type SteeringAction = 'pause' | 'resume' | 'abort' | 'rollback' | 'approve';
@@ -169,6 +177,12 @@ export interface RolloutLedger {
   previousImages: number[];
   targetImages: number[];
   images: string[];
+  /**
+   * Each catalog's last health verdict and figures, as `[verdict, total, onNewImage, pendingRestart,
+   * poweredOnNewImage, registeredNewImage, faulted, inMaintenance]` with verdict 0 pass, 1 fail, 2 inconclusive;
+   * 0 for none. Absent in results written before health gates.
+   */
+  health?: Array<number[] | 0>;
 }
 
 /** What a rollout returns, and what a halted one carries in its failure's details. */
@@ -236,7 +250,34 @@ export function toLedger(catalogs: CatalogRolloutProgress[]): RolloutLedger {
     previousImages: catalogs.map((entry) => image(entry.previousImageId)),
     targetImages: catalogs.map((entry) => image(entry.targetImageId)),
     images,
+    ...(catalogs.some((entry) => entry.health) && { health: catalogs.map((entry) => packHealth(entry.health)) }),
   };
+}
+
+const VERDICTS: HealthVerdict[] = ['pass', 'fail', 'inconclusive'];
+const FIGURES: Array<keyof HealthFigures> = [
+  'total',
+  'onNewImage',
+  'pendingRestart',
+  'poweredOnNewImage',
+  'registeredNewImage',
+  'faulted',
+  'inMaintenance',
+];
+
+function packHealth(health: CatalogRolloutProgress['health']): number[] | 0 {
+  if (!health) return 0;
+  return [VERDICTS.indexOf(health.verdict), ...FIGURES.map((key) => health.figures?.[key] ?? -1)];
+}
+
+function unpackHealth(packed: number[] | 0 | undefined): CatalogRolloutProgress['health'] {
+  if (!packed) return undefined;
+  const [verdict, ...figures] = packed;
+  const health: NonNullable<CatalogRolloutProgress['health']> = { verdict: VERDICTS[verdict ?? 0] ?? 'inconclusive' };
+  if (figures.every((value) => value >= 0)) {
+    health.figures = Object.fromEntries(FIGURES.map((key, i) => [key, figures[i]!])) as unknown as HealthFigures;
+  }
+  return health;
 }
 
 export function fromLedger(ledger: RolloutLedger): CatalogRolloutProgress[] {
@@ -248,6 +289,8 @@ export function fromLedger(ledger: RolloutLedger): CatalogRolloutProgress[] {
     if (previous) entry.previousImageId = previous;
     const target = image(ledger.targetImages[i]);
     if (target) entry.targetImageId = target;
+    const health = unpackHealth(ledger.health?.[i]);
+    if (health) entry.health = health;
     return entry;
   });
 }

@@ -6,6 +6,7 @@ import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/commo
 import { isGuid, isImageId } from '../citrix/ids';
 import { type CatalogUpdateOptions, type CatalogUpdateSettings, catalogUpdateOptions } from './index';
 import { ROLLOUT_LIMITS } from './rollout-progress';
+import { HEALTH_DEFAULTS } from './health';
 import { DAY, HOUR, MINUTE } from './time';
 import {
   InvalidInputError,
@@ -112,6 +113,17 @@ export interface RolloutInput extends CatalogUpdateOptions {
   notify?: boolean;
   /** Deadline of each catalog's update. @default 6 hours */
   catalogDeadlineMs?: number;
+  /**
+   * Judge each wave by its machines before the next one starts (and again after the bake time): a failing verdict
+   * halts, an inconclusive one waits for a person. @default true
+   */
+  healthGate?: boolean;
+  /** How long machines get to restart and register after a wave's catalogs finished. @default 10 minutes */
+  healthWaitMs?: number;
+  /** Share of powered-on machines on the new image that must be registered without a fault. @default 90 */
+  minRegisteredPercent?: number;
+  /** Powered-on machines on the new image a catalog needs before it can be judged. @default 1 */
+  minMachinesOnImage?: number;
 }
 
 /** The input with every default filled in. */
@@ -131,6 +143,10 @@ export type RolloutRequest = RolloutInput &
       | 'dryRun'
       | 'notify'
       | 'catalogDeadlineMs'
+      | 'healthGate'
+      | 'healthWaitMs'
+      | 'minRegisteredPercent'
+      | 'minMachinesOnImage'
     >
   >;
 
@@ -173,6 +189,10 @@ const rolloutInput = object<RolloutRequest>(
     notify: boolean(true),
     ...catalogUpdateOptions,
     catalogDeadlineMs: number({ integer: true, min: MINUTE, max: 7 * DAY, default: 6 * HOUR }),
+    healthGate: boolean(true),
+    healthWaitMs: number({ integer: true, min: 0, max: DAY, default: HEALTH_DEFAULTS.healthWaitMs }),
+    minRegisteredPercent: number({ min: 0, max: 100, default: HEALTH_DEFAULTS.minRegisteredPercent }),
+    minMachinesOnImage: number({ integer: true, min: 1, max: 10_000, default: HEALTH_DEFAULTS.minMachinesOnImage }),
   },
   (input, problem) => {
     const sources = [input.catalogIds !== undefined, input.allCatalogs, input.waves !== undefined].filter(Boolean);

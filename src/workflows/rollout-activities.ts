@@ -9,6 +9,13 @@ export const { resolveRolloutTargets, loadRolloutToRestore, maintenanceWindowSta
   retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
 });
 
+/** The health gate's reads: one catalog after the other, heartbeating, so that a lost worker is noticed soon. */
+export const { checkWaveHealth } = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', maximumInterval: '1 minute', maximumAttempts: 5 },
+});
+
 export const { notifyRollout } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
   // The activity heartbeats, so that a cancelled rollout abandons a slow receiver within seconds (the SDK sends a

@@ -75,6 +75,13 @@ export function handleRolloutMessages(run: RolloutRun): void {
   setHandler(
     approveUpdate,
     ({ by, comment }) => {
+      // An inconclusive health verdict holds the rollout after a wave: approving it lets the rollout go on.
+      if (run.healthHold !== undefined) {
+        const held = run.healthHold;
+        run.healthHold = undefined;
+        record('approve', { by, reason: comment ?? `went on despite the inconclusive health of wave ${held + 1}` });
+        return { wave: held, approvedBy: by };
+      }
       const wave = progress.waves[progress.currentWave]!;
       wave.approvedBy = by;
       wave.approvedAt = now();

@@ -19,6 +19,9 @@ export interface RolloutCheckpoint {
   result: RolloutResult;
   aborted: boolean;
   rollbackRequested: boolean;
+  /** The chain started with health gates (absent: started before them). */
+  healthGates?: boolean;
+  healthFailed?: boolean;
 }
 
 /** The checkpoint that rollouts started before compact results hand on: the whole state as it was. */
@@ -44,6 +47,12 @@ export class RolloutRun {
   readonly catalogById: Map<string, CatalogRolloutProgress>;
   aborted: boolean;
   rollbackRequested: boolean;
+  /** Waves are judged by their machines (`healthGate`, in runs started since `HEALTH_GATES_PATCH`). */
+  healthGates = false;
+  /** A health gate failed: the rollout halts as if the failure budget ran out. */
+  healthFailed: boolean;
+  /** The wave whose inconclusive health waits for a person; `approve` releases it. */
+  healthHold: number | undefined;
 
   constructor(request: RolloutRequest, bounded: boolean, checkpoint?: RolloutCheckpoint | LegacyCheckpoint) {
     this.request = request;
@@ -70,12 +79,13 @@ export class RolloutRun {
         };
     this.aborted = checkpoint?.aborted ?? false;
     this.rollbackRequested = checkpoint?.rollbackRequested ?? false;
+    this.healthFailed = (checkpoint && 'healthFailed' in checkpoint && checkpoint.healthFailed) || false;
     this.catalogById = new Map(this.progress.catalogs.map((c) => [c.catalogId, c]));
   }
 
-  /** More catalogs failed than the failure budget allows. */
+  /** More catalogs failed than the failure budget allows, or a health gate failed. */
   halted(): boolean {
-    return this.progress.failures > this.request.failureBudget;
+    return this.progress.failures > this.request.failureBudget || this.healthFailed;
   }
 
   stopStarting(): boolean {
@@ -103,6 +113,7 @@ export class RolloutRun {
     const carried = this.bounded
       ? { result: toResult(this.progress) }
       : { progress: this.progress as unknown as LegacyRolloutProgress };
-    return { ...carried, aborted: this.aborted, rollbackRequested: this.rollbackRequested };
+    const health = this.healthGates ? { healthGates: true, healthFailed: this.healthFailed } : {};
+    return { ...carried, aborted: this.aborted, rollbackRequested: this.rollbackRequested, ...health };
   }
 }

@@ -23,6 +23,7 @@ import { handleRolloutMessages } from './rollout-messages';
 import { RolloutNotifier } from './rollout-notifications';
 import { planRestore, planRollout } from './rollout-plan';
 import { type LegacyCheckpoint, type RolloutCheckpoint, RolloutRun, now } from './rollout-run';
+import { HEALTH_GATES_PATCH, gateWave } from './rollout-health';
 import { rollBack, runWave } from './rollout-waves';
 
 export {
@@ -59,6 +60,10 @@ export async function rolloutImage(
     throw ApplicationFailure.nonRetryable(error.message, FailureType.InvalidInput, error.problems);
   }
   const run = new RolloutRun(request, bounded, checkpoint);
+  run.healthGates =
+    request.healthGate &&
+    !request.dryRun &&
+    (checkpoint ? 'healthGates' in checkpoint && checkpoint.healthGates === true : patched(HEALTH_GATES_PATCH));
   const { progress, rolloutId } = run;
   handleRolloutMessages(run);
   const notifier = new RolloutNotifier(run);
@@ -108,6 +113,10 @@ export async function rolloutImage(
     wave.finishedAt = now();
     wave.state = run.halted() ? 'halted' : 'done';
     if (run.stopStarting()) break;
+    if (run.healthGates) {
+      await gateWave(run, notifier, wave.index, 'afterWave');
+      if (run.stopStarting()) break;
+    }
     progress.currentWave += 1;
 
     if (request.bakeTimeMs > 0 && progress.currentWave < progress.waves.length) {
@@ -115,6 +124,11 @@ export async function rolloutImage(
       progress.waitingUntil = new Date(Date.now() + request.bakeTimeMs).toISOString();
       await waitUnlessAborted(run, request.bakeTimeMs);
       progress.waitingUntil = undefined;
+      // Machines keep restarting onto the image while the rollout bakes: judge the wave again before the next one.
+      if (run.healthGates) {
+        await gateWave(run, notifier, wave.index, 'afterBake');
+        if (run.stopStarting()) break;
+      }
     }
     if (workflowInfo().continueAsNewSuggested) {
       await notifier.sent();

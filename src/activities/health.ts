@@ -1,0 +1,105 @@
+/** The health gate's reads: each catalog of a wave and its machines, judged by `health-rules`. */
+import { Context } from '@temporalio/activity';
+import { type CitrixClient, CitrixNotFoundError } from '../citrix';
+import { truncate } from '../citrix/sanitize';
+import {
+  type CatalogHealth,
+  type HealthFigures,
+  type HealthThresholds,
+  type HealthVerdict,
+  type WaveHealth,
+} from '../shared/health';
+import { figuresOf, judgeCatalogHealth, worstVerdict } from './health-rules';
+
+/** Catalogs read at once: a wave of a thousand is judged in minutes without a burst of calls. */
+const CONCURRENT_READS = 8;
+/** A Citrix error quoted in a verdict: its message is redacted by the client already, and kept short here. */
+const MESSAGE_CHARS = 300;
+/** Catalogs that did not pass, listed with their reason in the wave's verdict (all are counted). */
+export const NOT_PASSED_LISTED = 10;
+
+export interface WaveHealthRequest {
+  wave: number;
+  /** The catalogs to judge, each with the image the rollout moved it to. */
+  catalogIds: string[];
+  imageIds: string[];
+  thresholds: HealthThresholds;
+}
+
+export interface WaveHealthReport extends Omit<WaveHealth, 'checkedAt'> {
+  /** Each requested catalog's verdict and figures, in request order. */
+  verdicts: Array<{ verdict: HealthVerdict; figures?: HealthFigures }>;
+}
+
+const NO_FIGURES: HealthFigures = figuresOf([]);
+
+function add(a: HealthFigures, b: HealthFigures | undefined): HealthFigures {
+  if (!b) return a;
+  return Object.fromEntries(
+    Object.keys(a).map((key) => [key, a[key as keyof HealthFigures] + b[key as keyof HealthFigures]]),
+  ) as unknown as HealthFigures;
+}
+
+export function createHealthActivities({ citrix }: { citrix: CitrixClient }) {
+  async function judge(catalogId: string, imageId: string, thresholds: HealthThresholds): Promise<CatalogHealth> {
+    let catalog;
+    try {
+      catalog = await citrix.getCatalog(catalogId);
+    } catch (error) {
+      const gone = error instanceof CitrixNotFoundError;
+      return {
+        catalogId,
+        verdict: gone ? 'fail' : 'inconclusive',
+        reason: gone
+          ? 'the catalog no longer exists'
+          : `the catalog could not be read: ${truncate((error as Error).message, MESSAGE_CHARS)}`,
+      };
+    }
+    const machines = catalog.deliveryGroupId
+      ? await citrix
+          .listCatalogMachines({
+            deliveryGroupId: catalog.deliveryGroupId,
+            vdaProvisioningSchemeId: catalog.vdaProvisioningSchemeId,
+          })
+          .catch((error: Error) => ({ problem: truncate(error.message, MESSAGE_CHARS) }))
+      : { problem: 'Citrix names no delivery group for the catalog' };
+    return judgeCatalogHealth({ catalog, imageId, machines, thresholds });
+  }
+
+  return {
+    /**
+     * Judges every catalog of a wave from its machines. A catalog that cannot be judged is `inconclusive`, never
+     * `pass`: the activity fails only when it is cancelled, so that a gate always ends in a verdict.
+     */
+    async checkWaveHealth(request: WaveHealthRequest): Promise<WaveHealthReport> {
+      const results: CatalogHealth[] = new Array(request.catalogIds.length);
+      let next = 0;
+      const worker = async () => {
+        while (next < request.catalogIds.length) {
+          const index = next++;
+          results[index] = await judge(request.catalogIds[index]!, request.imageIds[index]!, request.thresholds);
+          Context.current().heartbeat(index);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(CONCURRENT_READS, request.catalogIds.length) }, worker));
+      const verdict = worstVerdict(results.map((r) => r.verdict));
+      const notPassed = results.filter((r) => r.verdict !== 'pass');
+      const counts = { pass: 0, fail: 0, inconclusive: 0 };
+      for (const r of results) counts[r.verdict] += 1;
+      const first = notPassed.find((r) => r.verdict === verdict) ?? results[0];
+      return {
+        wave: request.wave,
+        verdict,
+        reason:
+          verdict === 'pass'
+            ? `all ${results.length} catalogs pass`
+            : `${first?.catalogName ?? first?.catalogId}: ${first?.reason}` +
+              (notPassed.length > 1 ? ` (and ${notPassed.length - 1} more catalogs)` : ''),
+        counts,
+        figures: results.reduce((sum, r) => add(sum, r.figures), NO_FIGURES),
+        catalogs: notPassed.slice(0, NOT_PASSED_LISTED),
+        verdicts: results.map((r) => ({ verdict: r.verdict, ...(r.figures && { figures: r.figures }) })),
+      };
+    },
+  };
+}
