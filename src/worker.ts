@@ -109,6 +109,7 @@ async function main(): Promise<void> {
       pollLoopMaxIntervalMs: config.pollLoopMaxIntervalMs,
       progressReportIntervalMs: config.progressReportIntervalMs,
       webhookUrl: config.rolloutWebhookUrl,
+      analysisUrl: config.rolloutAnalysisUrl,
       metrics,
     });
     const running = worker.run();

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
 import { progressQuery } from '../src/workflows';
@@ -8,12 +10,18 @@ import { spawnStarter } from './helpers/starter-process';
 quietTemporalLogs();
 
 const TASK_QUEUE = 'health-gates-test';
+/** A worker whose rollouts also ask the analysis service below. */
+const ANALYSED_QUEUE = 'health-gates-analysed';
 const { catalogs, images } = SEED_IDS;
 
 /** Rollouts judged by their machines, started and steered with the CLI as an operator does. */
 describe('health gates between waves', () => {
   let stack: TestStack;
   let simulator: RunningSimulator;
+  let analysis: Server;
+  /** What the analysis service does with the next request: answer it (status, body), or never answer. */
+  let analysisAnswer: { status: number; body: unknown } | 'hang' = { status: 200, body: { verdict: 'pass' } };
+  const analysed: Array<Record<string, unknown>> = [];
   const env = () => ({ ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE });
   const cli = (...args: string[]) => runStarter(args, env());
   const lines = (stdout: string) =>
@@ -46,11 +54,31 @@ describe('health gates between waves', () => {
   const imageOf = async (catalogId: string) => (await stack.citrix.getCatalog(catalogId)).imageId;
 
   before(async () => {
-    stack = await startStack({ taskQueue: TASK_QUEUE, simulator: { updateDurationMs: 800, acceptLagMs: 100 } });
+    analysis = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        analysed.push(JSON.parse(body) as Record<string, unknown>);
+        if (analysisAnswer === 'hang') return;
+        res.writeHead(analysisAnswer.status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(analysisAnswer.body));
+      });
+    });
+    await new Promise<void>((resolve) => analysis.listen(0, '127.0.0.1', resolve));
+    const analysisUrl = `http://127.0.0.1:${(analysis.address() as AddressInfo).port}/analyse?token=sesame`;
+    stack = await startStack({
+      taskQueue: TASK_QUEUE,
+      simulator: { updateDurationMs: 800, acceptLagMs: 100 },
+      moreWorkers: [{ taskQueue: ANALYSED_QUEUE, worker: { analysisUrl, analysisTimeoutMs: 2_000 } }],
+    });
     ({ simulator } = stack);
   });
   beforeEach(() => simulator.reset());
-  after(() => stack?.stop());
+  after(async () => {
+    await stack?.stop();
+    analysis?.closeAllConnections();
+    analysis?.close();
+  });
 
   test('an image whose machines do not register halts after the canary and rolls the canary back', async () => {
     simulator.addFault({
@@ -147,5 +175,50 @@ describe('health gates between waves', () => {
     assert.equal((await cli('rollout', 'abort', 'forbidden', '--reason', 'no read rights on machines')).code, 0);
     assert.equal((await watcher.exit()).code, 1, 'an aborted rollout exits 1');
     assert.equal(acceptedPosts(simulator, catalogs.contractors), 0);
+  });
+
+  test('an analysis service that answers fail halts a wave whose machines are healthy', async () => {
+    analysisAnswer = { status: 200, body: { verdict: 'fail', reason: 'smoke test could not launch a desktop' } };
+    analysed.length = 0;
+    const run = await runStarter(
+      [
+        ...rollout('analysed', images.win11Nov, [catalogs.sales, catalogs.callCenter], '--vda-update-delay', '0'),
+        '--wait',
+        '--json',
+        '--task-queue',
+        ANALYSED_QUEUE,
+      ],
+      env(),
+    );
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    const end = lines(run.stdout).at(-1)!;
+    assert.equal(end.type, 'RolloutHalted');
+    assert.match(String(end.message), /the analysis says fail: smoke test could not launch a desktop/);
+    assert.equal(acceptedPosts(simulator, catalogs.callCenter), 0, 'the next wave never started');
+    const [sent] = analysed;
+    assert.equal(sent?.rolloutId, 'analysed');
+    assert.equal(sent?.verdict, 'pass', 'the machines passed; the analysis made it a fail');
+    assert.equal((sent?.catalogs as unknown[]).length, 1);
+    assert.ok(!(run.stdout + run.stderr).includes('sesame'), 'the analysis URL (a secret) is not repeated');
+  });
+
+  test('an analysis service that does not answer in time holds the rollout as inconclusive', async () => {
+    analysisAnswer = 'hang';
+    const watcher = spawnStarter(
+      [
+        ...rollout('unanswered', images.win11Nov, [catalogs.hr, catalogs.engineering], '--vda-update-delay', '0'),
+        '--wait',
+        '--task-queue',
+        ANALYSED_QUEUE,
+      ],
+      env(),
+    );
+    await eventually(async () => (await phaseOf('unanswered')) === 'awaitingApproval' || undefined, 60_000, 'held');
+    const held = JSON.parse((await cli('rollout', 'status', 'unanswered', '--json')).stdout);
+    assert.equal(held.lastHealth.verdict, 'inconclusive');
+    assert.match(held.lastHealth.reason, /the analysis service gave no answer within 2 s/);
+    assert.equal((await cli('rollout', 'abort', 'unanswered')).code, 0);
+    assert.equal((await watcher.exit()).code, 1);
+    analysisAnswer = { status: 200, body: { verdict: 'pass' } };
   });
 });

@@ -1,5 +1,5 @@
 /** The health gate's reads: each catalog of a wave and its machines, judged by `health-rules`. */
-import { Context } from '@temporalio/activity';
+import { Context, activityInfo } from '@temporalio/activity';
 import { type CitrixClient, CitrixNotFoundError } from '../citrix';
 import { truncate } from '../citrix/sanitize';
 import {
@@ -9,6 +9,7 @@ import {
   type HealthVerdict,
   type WaveHealth,
 } from '../shared/health';
+import { type AnalysisAnswer, createAnalysis } from './analysis';
 import { figuresOf, judgeCatalogHealth, worstVerdict } from './health-rules';
 
 /** Catalogs read at once: a wave of a thousand is judged in minutes without a burst of calls. */
@@ -40,7 +41,17 @@ function add(a: HealthFigures, b: HealthFigures | undefined): HealthFigures {
   ) as unknown as HealthFigures;
 }
 
-export function createHealthActivities({ citrix }: { citrix: CitrixClient }) {
+export interface HealthActivityDependencies {
+  citrix: CitrixClient;
+  /** The external analysis gate (a secret, so worker configuration only): each wave's verdict is put to it too. */
+  analysisUrl?: string;
+  /** How long the analysis service may take to answer. @default ANALYSIS_DEADLINE_MS (30 s) */
+  analysisTimeoutMs?: number;
+}
+
+export function createHealthActivities({ citrix, analysisUrl, analysisTimeoutMs }: HealthActivityDependencies) {
+  const analyze = createAnalysis(analysisUrl, analysisTimeoutMs);
+
   async function judge(catalogId: string, imageId: string, thresholds: HealthThresholds): Promise<CatalogHealth> {
     let catalog;
     try {
@@ -82,22 +93,45 @@ export function createHealthActivities({ citrix }: { citrix: CitrixClient }) {
         }
       };
       await Promise.all(Array.from({ length: Math.min(CONCURRENT_READS, request.catalogIds.length) }, worker));
-      const verdict = worstVerdict(results.map((r) => r.verdict));
+      const machines = worstVerdict(results.map((r) => r.verdict));
       const notPassed = results.filter((r) => r.verdict !== 'pass');
       const counts = { pass: 0, fail: 0, inconclusive: 0 };
       for (const r of results) counts[r.verdict] += 1;
-      const first = notPassed.find((r) => r.verdict === verdict) ?? results[0];
+      const first = notPassed.find((r) => r.verdict === machines) ?? results[0];
+      const machineReason =
+        machines === 'pass'
+          ? `all ${results.length} catalogs pass`
+          : `${first?.catalogName ?? first?.catalogId}: ${first?.reason}` +
+            (notPassed.length > 1 ? ` (and ${notPassed.length - 1} more catalogs)` : '');
+      const figures = results.reduce((sum, r) => add(sum, r.figures), NO_FIGURES);
+      let analysis: AnalysisAnswer | undefined;
+      if (analyze) {
+        analysis = await analyze({
+          rolloutId: (activityInfo().workflowExecution?.workflowId ?? '').replace(/^rollout-/, ''),
+          wave: request.wave,
+          imageId: request.imageIds[0] ?? '',
+          verdict: machines,
+          reason: machineReason,
+          figures,
+          catalogs: results.map(({ catalogId, catalogName, verdict, figures }) => ({
+            catalogId,
+            catalogName,
+            verdict,
+            figures,
+          })),
+        });
+      }
+      // The analysis can make a verdict worse, never better: a wave whose machines fail fails whatever it says.
+      const verdict = worstVerdict([machines, analysis?.verdict ?? 'pass']);
+      const analysisDecides = analysis !== undefined && verdict !== machines;
       return {
         wave: request.wave,
         verdict,
-        reason:
-          verdict === 'pass'
-            ? `all ${results.length} catalogs pass`
-            : `${first?.catalogName ?? first?.catalogId}: ${first?.reason}` +
-              (notPassed.length > 1 ? ` (and ${notPassed.length - 1} more catalogs)` : ''),
+        reason: analysisDecides ? analysis!.reason : machineReason,
         counts,
-        figures: results.reduce((sum, r) => add(sum, r.figures), NO_FIGURES),
+        figures,
         catalogs: notPassed.slice(0, NOT_PASSED_LISTED),
+        ...(analysis && { analysis }),
         verdicts: results.map((r) => ({ verdict: r.verdict, ...(r.figures && { figures: r.figures }) })),
       };
     },

@@ -1,4 +1,4 @@
-import { createHealthActivities } from './health';
+import { type HealthActivityDependencies, createHealthActivities } from './health';
 import { heartbeating } from './heartbeat';
 import { type PollActivityDependencies, createPollActivity } from './poll';
 import { type PostActivityDependencies, createPostActivity } from './post';
@@ -14,16 +14,26 @@ export type { PostReport, PostRequest } from './post';
 export type { ValidateRequest, ValidationReport } from './validate';
 
 /** What the activities need: the Citrix client, and the options of the activities that take any. */
-export type ActivityDependencies = RolloutActivityDependencies & PostActivityDependencies & PollActivityDependencies;
+export type ActivityDependencies = RolloutActivityDependencies &
+  PostActivityDependencies &
+  PollActivityDependencies &
+  Omit<HealthActivityDependencies, 'citrix'>;
 
 /** Every activity the workflows call, each heartbeating while it runs. Their names are part of workflow histories. */
-export function createActivities({ citrix, webhookUrl, postRetrySettleMs, ...poll }: ActivityDependencies) {
+export function createActivities({
+  citrix,
+  webhookUrl,
+  analysisUrl,
+  analysisTimeoutMs,
+  postRetrySettleMs,
+  ...poll
+}: ActivityDependencies) {
   return heartbeating({
     ...createRolloutActivities({ citrix, webhookUrl }),
     ...createValidationActivity({ citrix }),
     ...createPostActivity({ citrix, postRetrySettleMs }),
     ...createPollActivity({ citrix, ...poll }),
-    ...createHealthActivities({ citrix }),
+    ...createHealthActivities({ citrix, analysisUrl, analysisTimeoutMs }),
   });
 }
 

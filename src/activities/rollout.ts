@@ -1,15 +1,8 @@
-import { lookup, type LookupAddress } from 'node:dns';
 import { Context, getClient, log } from '@temporalio/activity';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
-import { Agent, request } from 'undici';
-import {
-  type CitrixClient,
-  CitrixNotFoundError,
-  type TemplateImage,
-  isLinkLocalHost,
-  outboundUrlProblem,
-} from '../citrix';
+import { request } from 'undici';
+import { type CitrixClient, CitrixNotFoundError, type TemplateImage, outboundUrlProblem } from '../citrix';
 import { FailureType } from '../shared';
 import { MINUTE } from '../shared/time';
 import {
@@ -27,6 +20,7 @@ import {
 import { SETTLED_STATES } from '../citrix/catalog-states';
 import { sameId } from '../citrix/ids';
 import { citrixCall } from './citrix-failures';
+import { outboundDispatcher } from './outbound';
 import { compileNamePattern, namePatternProblem } from './name-pattern';
 
 export interface RolloutActivityDependencies {
@@ -103,36 +97,10 @@ export const WEBHOOK_DEADLINE_MS = 10_000;
 /** What is read of a receiver's answer before the connection is dropped. */
 const WEBHOOK_MAX_ANSWER_BYTES = 16 * 1024;
 
-/**
- * Connections for notifications refuse a host that resolves to a link-local or cloud metadata address, so that a
- * webhook URL (or its DNS) cannot point the worker at the instance's credentials.
- */
-function webhookDispatcher(): Agent {
-  return new Agent({
-    connections: 4,
-    connect: {
-      lookup: (hostname, options, callback) =>
-        lookup(hostname, { ...options, all: true }, (error, addresses: LookupAddress[]) => {
-          if (error) return callback(error, '', 0);
-          const allowed = addresses.filter((entry) => !isLinkLocalHost(entry.address));
-          if (allowed.length === 0) {
-            return callback(
-              Object.assign(new Error('the webhook host resolves to a link-local address'), { code: 'EACCES' }),
-              '',
-              0,
-            );
-          }
-          if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, allowed);
-          callback(null, allowed[0]!.address, allowed[0]!.family);
-        }),
-    },
-  });
-}
-
 export function createRolloutActivities({ citrix, webhookUrl }: RolloutActivityDependencies) {
   const webhookProblem = webhookUrl === undefined ? undefined : outboundUrlProblem(webhookUrl, 'the webhook URL');
   if (webhookProblem) throw new Error(webhookProblem);
-  const dispatcher = webhookUrl ? webhookDispatcher() : undefined;
+  const dispatcher = webhookUrl ? outboundDispatcher('the webhook host') : undefined;
 
   async function chooseImage(req: ResolveTargetsRequest): Promise<TemplateImage> {
     if (req.imageId) {

@@ -161,6 +161,7 @@ const workerEnvSchema = z.object({
   WORKER_PROGRESS_REPORT_INTERVAL_MS: nonNegativeInt(WORKER_DEFAULTS.progressReportIntervalMs, 24 * HOUR),
   WORKFLOW_BUNDLE_PATH: optionalString,
   ROLLOUT_WEBHOOK_URL: outboundUrl('ROLLOUT_WEBHOOK_URL'),
+  ROLLOUT_ANALYSIS_URL: outboundUrl('ROLLOUT_ANALYSIS_URL'),
   LOG_LEVEL: z.preprocess(
     (value) => (typeof value === 'string' && value ? value.toUpperCase() : undefined),
     z.enum(LOG_LEVELS, { error: `LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}` }).default('INFO'),
@@ -196,6 +197,8 @@ export interface WorkerConfig {
   workflowBundlePath?: string;
   /** Incoming webhook for rollout notifications (a secret). */
   rolloutWebhookUrl?: string;
+  /** The external analysis gate that each wave's health verdict is put to (a secret). */
+  rolloutAnalysisUrl?: string;
   logLevel: (typeof LOG_LEVELS)[number];
   /** Where the Temporal runtime serves Prometheus metrics; off when unset. */
   metricsBindAddress?: string;
@@ -205,9 +208,12 @@ export interface WorkerConfig {
 
 /** Every secret a configuration holds, for the log redactor. */
 export function secretsOf(config: WorkerConfig): string[] {
-  return [config.citrix.client.clientSecret, config.temporal.apiKey, config.rolloutWebhookUrl].filter(
-    (secret): secret is string => Boolean(secret),
-  );
+  return [
+    config.citrix.client.clientSecret,
+    config.temporal.apiKey,
+    config.rolloutWebhookUrl,
+    config.rolloutAnalysisUrl,
+  ].filter((secret): secret is string => Boolean(secret));
 }
 
 function issuesOf(error: z.ZodError): string[] {
@@ -329,6 +335,7 @@ export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
     progressReportIntervalMs: worker.data.WORKER_PROGRESS_REPORT_INTERVAL_MS,
     workflowBundlePath: worker.data.WORKFLOW_BUNDLE_PATH,
     rolloutWebhookUrl: worker.data.ROLLOUT_WEBHOOK_URL,
+    rolloutAnalysisUrl: worker.data.ROLLOUT_ANALYSIS_URL,
     logLevel: worker.data.LOG_LEVEL,
     metricsBindAddress: worker.data.METRICS_BIND_ADDRESS,
     healthBindAddress: worker.data.HEALTH_BIND_ADDRESS,
@@ -336,7 +343,12 @@ export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
 }
 
 /** Secrets that may also be given as `<NAME>_FILE`. */
-export const SECRET_VARIABLES = ['TEMPORAL_API_KEY', 'CITRIX_CLIENT_SECRET', 'ROLLOUT_WEBHOOK_URL'] as const;
+export const SECRET_VARIABLES = [
+  'TEMPORAL_API_KEY',
+  'CITRIX_CLIENT_SECRET',
+  'ROLLOUT_WEBHOOK_URL',
+  'ROLLOUT_ANALYSIS_URL',
+] as const;
 
 /** Every environment variable the worker reads, `_FILE` forms included. */
 export function workerConfigVariables(): string[] {

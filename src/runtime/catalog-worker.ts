@@ -32,6 +32,10 @@ export interface CatalogWorkerOptions {
   progressReportIntervalMs?: number;
   /** Incoming webhook for rollout notifications. */
   webhookUrl?: string;
+  /** The external analysis gate of rollouts' health checks. */
+  analysisUrl?: string;
+  /** How long it may take to answer. @default 30 s */
+  analysisTimeoutMs?: number;
   /** @default metrics on the installed Temporal runtime's meter */
   metrics?: WorkerMetrics;
 }
@@ -50,6 +54,8 @@ export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Work
       citrix: options.citrix,
       postRetrySettleMs: options.postRetrySettleMs,
       webhookUrl: options.webhookUrl,
+      analysisUrl: options.analysisUrl,
+      analysisTimeoutMs: options.analysisTimeoutMs,
       inActivityPollMaxIntervalMs: options.pollLoopMaxIntervalMs,
       maxLoopingPolls: Math.floor((options.maxConcurrentActivities ?? WORKER_DEFAULTS.maxConcurrentActivities) / 2),
       progressReportIntervalMs: options.progressReportIntervalMs,

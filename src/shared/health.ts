@@ -56,4 +56,6 @@ export interface WaveHealth {
   figures: HealthFigures;
   /** The catalogs that did not pass (the first of them), and each passing one's figures are in `counts`/`figures`. */
   catalogs: CatalogHealth[];
+  /** What the external analysis gate answered, when the worker has one. */
+  analysis?: { verdict: HealthVerdict; reason: string };
 }

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { analysisVerdictOf } from '../../src/activities/analysis';
 import { type HealthReading, judgeCatalogHealth, worstVerdict } from '../../src/activities/health-rules';
 import type { DaasMachine } from '../../src/citrix/machines';
 import { fromLedger, toLedger } from '../../src/shared/rollout';
@@ -128,4 +129,28 @@ describe('health in the compact rollout ledger', () => {
   test('a rollout without verdicts writes no health column (results recorded before gates look the same)', async () => {
     assert.equal('health' in toLedger([{ catalogId: 'a', wave: 0, state: 'updated' }]), false);
   });
+});
+
+describe("the analysis service's answer", () => {
+  test('a well-formed fail is a fail, its reason cleaned and bounded', () => {
+    const answer = analysisVerdictOf(
+      200,
+      JSON.stringify({ verdict: 'fail', reason: `smoke test\u001b[31m failed${'!'.repeat(900)}` }),
+    );
+    assert.equal(answer.verdict, 'fail');
+    assert.match(answer.reason, /^the analysis says fail: smoke test\[31m failed!+/);
+    assert.ok(answer.reason.length < 400);
+  });
+
+  for (const [what, status, text] of [
+    ['an error status', 503, '{"verdict":"pass"}'],
+    ['an answer that is not JSON', 200, '<html>ok</html>'],
+    ['an answer without a verdict', 200, '{"result":"green"}'],
+    ['an unknown verdict', 200, '{"verdict":"great"}'],
+    ['an answer past the size cap', 200, undefined],
+  ] as const) {
+    test(`${what} is inconclusive, never pass`, () => {
+      assert.equal(analysisVerdictOf(status, text).verdict, 'inconclusive');
+    });
+  }
 });
