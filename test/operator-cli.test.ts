@@ -87,6 +87,50 @@ describe('the CLI tells an operator what really happened', () => {
       assert.match(run.stdout, new RegExp(`${name}\\s+${images.win11Oct} -> Win11 24H2 November`));
     }
     assert.equal(acceptedPosts(simulator), posts, 'a dry run posts nothing');
+    // The blast radius: machines and users per catalog and in all, the restarts, an ETA.
+    assert.match(run.stdout, /Finance\s+.*40 machines, 312 users/);
+    assert.match(run.stdout, /Engineering\s+.*120 machines, 845 users/);
+    assert.match(run.stdout, /blast radius: 160 machines, 1157 users; machines take the image at their next restart/);
+    assert.match(run.stdout, /about \d+h?\s?\d*m? in all|about \d+[hm]/);
+  });
+
+  test('a dry run flags a catalog the image does not fit and one whose image of today is gone', async () => {
+    const posts = acceptedPosts(simulator);
+    simulator.patchCatalog(catalogs.sales, { imageId: images.deprecated });
+    try {
+      const run = await cli(
+        'rollout',
+        'start',
+        '--id',
+        'dry-radius',
+        '--image',
+        images.win11Nov,
+        '--catalogs',
+        [catalogs.legal, catalogs.sales].join(','),
+        '--vda-update-delay',
+        '0',
+        '--dry-run',
+        '--json',
+      );
+      assert.equal(run.code, 1, 'a plan with a catalog that would fail exits 1');
+      const plan = jsonLines(run.stdout).at(-1)! as {
+        catalogs: Array<Record<string, unknown>>;
+        blastRadius: Record<string, unknown>;
+      };
+      const legal = plan.catalogs.find((c) => c['catalogId'] === catalogs.legal)!;
+      assert.equal(legal['state'], 'notStarted');
+      const error = (plan as unknown as { errors: Array<{ catalogId: string; message: string }> }).errors.find(
+        (e) => e.catalogId === catalogs.legal,
+      );
+      assert.match(String(error?.message), /it would fail: .*session/i);
+      const sales = plan.catalogs.find((c) => c['catalogId'] === catalogs.sales)!;
+      assert.equal((sales['impact'] as { previousImageReady: boolean }).previousImageReady, false);
+      assert.equal(plan.blastRadius['noRollbackImage'], 1);
+      assert.equal(plan.blastRadius['restarts'], 'every machine restarts as its catalog finishes');
+      assert.equal(acceptedPosts(simulator), posts);
+    } finally {
+      simulator.patchCatalog(catalogs.sales, { imageId: images.win11Oct });
+    }
   });
 
   test('status of a halted rollout shows why it halted and exits 1', async () => {

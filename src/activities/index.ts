@@ -1,5 +1,6 @@
 import { type HealthActivityDependencies, createHealthActivities } from './health';
 import { heartbeating } from './heartbeat';
+import { createImpactActivities } from './plan-impact';
 import { type PollActivityDependencies, createPollActivity } from './poll';
 import { type PostActivityDependencies, createPostActivity } from './post';
 import { type RolloutActivityDependencies, createRolloutActivities } from './rollout';
@@ -34,6 +35,7 @@ export function createActivities({
     ...createPostActivity({ citrix, postRetrySettleMs }),
     ...createPollActivity({ citrix, ...poll }),
     ...createHealthActivities({ citrix, analysisUrl, analysisTimeoutMs }),
+    ...createImpactActivities({ citrix }),
   });
 }
 

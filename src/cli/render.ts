@@ -2,6 +2,7 @@
 import type { Inspection } from '../client';
 import type { CatalogUpdateResult, CatalogUpdateStatus } from '../shared';
 import type { CatalogRolloutProgress, RolloutSummary } from '../shared/rollout';
+import { MINUTE, formatDuration } from '../shared/time';
 import { table } from './output';
 
 /** One line that an administrator can read at a glance. */
@@ -63,13 +64,24 @@ export function describeCatalogs(catalogs: CatalogRolloutProgress[], rollout?: R
         c.state,
         c.catalogName ?? c.catalogId,
         rollout ? `${imageLabel(c.previousImageId, rollout)} -> ${imageLabel(target, rollout)}` : '',
-        c.health ? describeMachines(c.health) : '',
+        c.health ? describeMachines(c.health) : c.impact ? describeImpact(c.impact) : '',
         (error ? `${error.type ?? 'Error'}: ${error.message}` : '') +
           (c.transactionId ? `  txn ${c.transactionId}` : ''),
       ];
     }),
     '  ',
   );
+}
+
+/** `40 machines, 312 users; no Ready image to roll back to` */
+function describeImpact(impact: NonNullable<CatalogRolloutProgress['impact']>): string {
+  const parts = [
+    impact.machines !== undefined ? `${impact.machines} machines` : '',
+    impact.users !== undefined ? `${impact.users} users` : '',
+  ].filter(Boolean);
+  const rollback =
+    impact.previousImageReady === false ? '; its image of today is gone or not Ready: no rollback to it' : '';
+  return parts.join(', ') + rollback;
 }
 
 /** `health pass: 38/40 registered, 40/40 on image, 0 pending` */
@@ -89,6 +101,14 @@ export function describeRolloutHeader(summary: RolloutSummary): string {
   if (summary.dryRun) lines.push('DRY RUN: nothing was posted; this is the plan.');
   if (summary.restoreOf) lines.push(`restores the catalogs that rollout ${summary.restoreOf} moved`);
   if (summary.imageId) lines.push(`image: ${summary.imageName ?? '?'} (${summary.imageId})`);
+  const radius = summary.blastRadius;
+  if (radius) {
+    lines.push(
+      `blast radius: ${radius.machines} machines, ${radius.users} users; ${radius.restarts}; ` +
+        `about ${formatDuration(radius.etaMinutes * MINUTE)} in all` +
+        (radius.noRollbackImage ? `; ${radius.noRollbackImage} catalogs could not be rolled back to their image` : ''),
+    );
+  }
   if (summary.reason) lines.push(`reason: ${summary.reason}`);
   const health = summary.lastHealth;
   if (health) {

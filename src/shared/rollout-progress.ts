@@ -67,6 +67,27 @@ export interface CatalogRolloutProgress {
   transactionId?: string;
   /** The last health verdict on this catalog, with the machine counts it rests on. */
   health?: { verdict: HealthVerdict; figures?: HealthFigures };
+  /** A dry run's blast radius: machines and users touched, and whether a rollback could return to today's image. */
+  impact?: CatalogImpact;
+}
+
+export interface CatalogImpact {
+  machines?: number;
+  users?: number;
+  /** The image the catalog runs now exists and is Ready; undefined: not known. */
+  previousImageReady?: boolean;
+}
+
+/** What a dry run's plan would touch, all waves together. */
+export interface BlastRadius {
+  machines: number;
+  users: number;
+  /** When the machines restart onto the image, as `vdaUpdateDelay` says. */
+  restarts: string;
+  /** A rough duration of the whole rollout (see `ESTIMATED_UPDATE_MINUTES`). */
+  etaMinutes: number;
+  /** Catalogs whose image of today is gone or not Ready: a rollback could not return them. */
+  noRollbackImage: number;
 }
 
 export type RolloutPhase =
@@ -138,6 +159,8 @@ export interface RolloutSummary {
   steering?: SteeringRecord[];
   /** The last health gate's verdict, with the catalogs that did not pass. */
   lastHealth?: WaveHealth;
+  /** A dry run's blast radius. */
+  blastRadius?: BlastRadius;
 }
 
 export type SteeringAction = 'pause' | 'resume' | 'abort' | 'rollback' | 'approve';
@@ -183,6 +206,8 @@ export interface RolloutLedger {
    * 0 for none. Absent in results written before health gates.
    */
   health?: Array<number[] | 0>;
+  /** A dry run's `[machines, users, previousImageReady (1, 0, -1 unknown)]` per catalog, -1 for unknown counts. */
+  impact?: Array<number[] | 0>;
 }
 
 /** What a rollout returns, and what a halted one carries in its failure's details. */
@@ -251,6 +276,7 @@ export function toLedger(catalogs: CatalogRolloutProgress[]): RolloutLedger {
     targetImages: catalogs.map((entry) => image(entry.targetImageId)),
     images,
     ...(catalogs.some((entry) => entry.health) && { health: catalogs.map((entry) => packHealth(entry.health)) }),
+    ...(catalogs.some((entry) => entry.impact) && { impact: catalogs.map((entry) => packImpact(entry.impact)) }),
   };
 }
 
@@ -264,6 +290,22 @@ const FIGURES: Array<keyof HealthFigures> = [
   'faulted',
   'inMaintenance',
 ];
+
+function packImpact(impact: CatalogImpact | undefined): number[] | 0 {
+  if (!impact) return 0;
+  const ready = impact.previousImageReady;
+  return [impact.machines ?? -1, impact.users ?? -1, ready === undefined ? -1 : Number(ready)];
+}
+
+function unpackImpact(packed: number[] | 0 | undefined): CatalogImpact | undefined {
+  if (!packed) return undefined;
+  const [machines = -1, users = -1, ready = -1] = packed;
+  return {
+    ...(machines >= 0 && { machines }),
+    ...(users >= 0 && { users }),
+    ...(ready >= 0 && { previousImageReady: ready === 1 }),
+  };
+}
 
 function packHealth(health: CatalogRolloutProgress['health']): number[] | 0 {
   if (!health) return 0;
@@ -291,6 +333,8 @@ export function fromLedger(ledger: RolloutLedger): CatalogRolloutProgress[] {
     if (target) entry.targetImageId = target;
     const health = unpackHealth(ledger.health?.[i]);
     if (health) entry.health = health;
+    const impact = unpackImpact(ledger.impact?.[i]);
+    if (impact) entry.impact = impact;
     return entry;
   });
 }

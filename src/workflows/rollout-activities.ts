@@ -3,11 +3,12 @@ import type { Activities } from '../activities';
 import { NON_RETRYABLE_FAILURES } from '../shared';
 
 /** The activities the rollout calls itself; each catalog's child workflow calls its own. */
-export const { resolveRolloutTargets, loadRolloutToRestore, maintenanceWindowStatus } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  scheduleToCloseTimeout: '15 minutes',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
-});
+export const { resolveRolloutTargets, loadRolloutToRestore, maintenanceWindowStatus, assessRolloutImpact } =
+  proxyActivities<Activities>({
+    startToCloseTimeout: '2 minutes',
+    scheduleToCloseTimeout: '15 minutes',
+    retry: { initialInterval: '1 second', maximumInterval: '1 minute', nonRetryableErrorTypes: NON_RETRYABLE_FAILURES },
+  });
 
 /** The health gate's reads: one catalog after the other, heartbeating, so that a lost worker is noticed soon. */
 export const { checkWaveHealth } = proxyActivities<Activities>({

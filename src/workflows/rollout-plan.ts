@@ -3,7 +3,9 @@ import { sameId } from '../citrix/ids';
 import type { ResolvedTargets, RestoreTargets, RolloutTarget } from '../activities/rollout';
 import { FailureType } from '../shared';
 import { type CatalogRolloutProgress, ROLLOUT_LIMITS, planWaves, truncateText } from '../shared/rollout';
-import { loadRolloutToRestore, resolveRolloutTargets } from './rollout-activities';
+import { patched } from '@temporalio/workflow';
+import { MINUTE } from '../shared/time';
+import { assessRolloutImpact, loadRolloutToRestore, resolveRolloutTargets } from './rollout-activities';
 import type { RolloutRun } from './rollout-run';
 
 const { nameChars } = ROLLOUT_LIMITS;
@@ -42,6 +44,76 @@ export async function planRollout(run: RolloutRun): Promise<void> {
     }
     return entry;
   });
+  if (request.dryRun && patched(DRY_RUN_IMPACT_PATCH)) await assessImpact(run);
+}
+
+/** Dry runs since this patch read each catalog for the plan's blast radius; those recorded before replay without. */
+export const DRY_RUN_IMPACT_PATCH = 'dry-run-impact';
+
+/**
+ * Unconfirmed: Citrix publishes no duration of a Quick Deploy image update; this is what the plan's ETA assumes for
+ * one catalog (the simulator's updates are shorter, real ones are often longer).
+ */
+export const ESTIMATED_UPDATE_MINUTES = 45;
+
+/** A plan lists machines and users per catalog up to this many catalogs; beyond, only the totals. */
+export const IMPACT_LISTED = 1_000;
+
+/** How a dry run reads the blast radius: machines and users per catalog, compatibility, and rollback images. */
+async function assessImpact(run: RolloutRun): Promise<void> {
+  const { progress, request } = run;
+  const planned = progress.catalogs.filter((entry) => entry.state === 'pending');
+  if (planned.length === 0 || !progress.imageId) return;
+  const report = await assessRolloutImpact({
+    imageId: progress.imageId,
+    catalogIds: planned.map((entry) => entry.catalogId),
+  });
+  // Per catalog only for plans of up to IMPACT_LISTED catalogs: the result of a plan at the cap stays small.
+  const perCatalog = planned.length <= IMPACT_LISTED;
+  planned.forEach((entry, i) => {
+    const ready = report.previousImageReady[i] ?? -1;
+    if (perCatalog) {
+      entry.impact = {
+        ...((report.machines[i] ?? -1) >= 0 && { machines: report.machines[i] }),
+        ...((report.users[i] ?? -1) >= 0 && { users: report.users[i] }),
+        ...(ready >= 0 && { previousImageReady: ready === 1 }),
+      };
+    }
+    const problem = report.problems[i];
+    if (problem) {
+      entry.state = 'notStarted';
+      entry.error = {
+        type: FailureType.ImageNotUsable,
+        message: truncateText(`it would fail: ${problem}`, nameChars * 10),
+      };
+      run.listError(entry);
+    }
+  });
+  const sum = (column: number[]) => column.reduce((total, value) => total + Math.max(0, value), 0);
+  const delay = request.vdaUpdateDelayMinutes;
+  // Each wave: its catalogs in rounds of maxParallel, then the health wait and the bake time.
+  const waveMinutes = (size: number) =>
+    Math.ceil(size / request.maxParallel) * ESTIMATED_UPDATE_MINUTES +
+    (request.healthGate ? request.healthWaitMs / MINUTE : 0) +
+    request.bakeTimeMs / MINUTE;
+  progress.blastRadius = {
+    machines: sum(report.machines),
+    users: sum(report.users),
+    restarts:
+      delay === 0
+        ? 'every machine restarts as its catalog finishes'
+        : delay > 0
+          ? `machines restart over ${delay} minutes after their catalog finishes`
+          : 'machines take the image at their next restart (no forced restart)',
+    etaMinutes: Math.round(
+      progress.waves.reduce(
+        (total, wave) =>
+          total + waveMinutes(wave.catalogIds.filter((id) => run.catalogById.get(id)?.state === 'pending').length),
+        0,
+      ) + (delay > 0 ? delay : 0),
+    ),
+    noRollbackImage: report.previousImageReady.filter((ready) => ready === 0).length,
+  };
 }
 
 /** The catalogs an earlier rollout moved, each back to the image it had before. */
