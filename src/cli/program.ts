@@ -6,6 +6,7 @@ import { PRODUCT_VERSION } from '../shared/version';
 import { addCitrixCommands } from './citrix-commands';
 import { addConnectionOptions } from './context';
 import { ExitCode, describeError, isCommanderExit } from './output';
+import { addRecallCommand } from './recall-commands';
 import { addRolloutCommands } from './rollout-commands';
 import { addScheduleCommands } from './schedule-commands';
 import { addUpdateCommands } from './update-commands';
@@ -25,7 +26,7 @@ export function buildProgram(setExit: (code: ExitCode) => void = () => undefined
     );
   addConnectionOptions(program);
   addUpdateCommands(program, setExit);
-  addRolloutCommands(program, setExit);
+  addRecallCommand(addRolloutCommands(program, setExit), setExit);
   addWorkflowCommands(program);
   addScheduleCommands(program);
   addCitrixCommands(program);

@@ -1,5 +1,4 @@
 /** rollout start|status|pause|resume|abort|approve|rollback: rolling an image out to many catalogs in waves. */
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import {
   type Inspection,
@@ -7,40 +6,19 @@ import {
   type WatchEnd,
   inspectWorkflow,
   parseRolloutInput,
-  recordedInput,
+  restoreStarter,
   rolloutHandle,
   startRollout,
   watchWorkflow,
 } from '../client';
-import {
-  type RolloutInput,
-  type RolloutProgress,
-  type RolloutResult,
-  type RolloutSummary,
-  catalogsOf,
-} from '../shared/rollout';
+import { type RolloutProgress, type RolloutResult, type RolloutSummary, catalogsOf } from '../shared/rollout';
 import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal, rollbackSignal } from '../workflows';
+import { confirmOrRefuse } from './confirm';
 import { withClient } from './context';
 import { clock, connectionReports, reportUnfinished } from './follow';
 import { addRolloutOptions, operatorName, rolloutInputFrom } from './options';
 import { CommandError, ExitCode, Output } from './output';
 import { describeCatalogs, describeInspection, describeProgress, describeRolloutHeader } from './render';
-
-/** What a restore takes over from the rollout it undoes. */
-const RESTORE_CARRIES = [
-  'batchSize',
-  'maxParallel',
-  'failureBudget',
-  'vdaUpdateDelayMinutes',
-  'warningTitle',
-  'warningMessage',
-  'pollIntervalMs',
-  'catalogDeadlineMs',
-  'healthGate',
-  'healthWaitMs',
-  'minRegisteredPercent',
-  'minMachinesOnImage',
-] as const satisfies ReadonlyArray<keyof RolloutInput>;
 
 /** A rollout that ended but did not do what it was asked is a failure for scripts: aborted, rolled back, a bad plan. */
 export function rolloutExitCode(summary: RolloutSummary): ExitCode {
@@ -94,17 +72,8 @@ function exitCodeOf(inspection: Inspection<RolloutProgress, RolloutResult>): Exi
   return ExitCode.Failed;
 }
 
-async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) return false;
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
-export function addRolloutCommands(program: Command, setExit: (code: ExitCode) => void): void {
+/** The `rollout` command group; other groups (`rollout recall`) add their subcommands to the command it returns. */
+export function addRolloutCommands(program: Command, setExit: (code: ExitCode) => void): Command {
   const rollout = program.command('rollout').description('roll an image out to many catalogs in waves');
 
   addRolloutOptions(
@@ -250,39 +219,20 @@ export function addRolloutCommands(program: Command, setExit: (code: ExitCode) =
           if (options.wait) setExit(await followRollout(handle, out));
           return;
         }
-        const restoreId = `${handle.workflowId.replace(/^rollout-/, '')}-restore`;
-        // The restore goes as the rollout went: its waves' sizes, its parallelism and how each catalog was updated.
-        const original = ((await recordedInput(client, handle.workflowId).catch(() => undefined)) ??
-          {}) as RolloutInput;
-        const carried = Object.fromEntries(
-          RESTORE_CARRIES.map((key) => [key, original[key]]).filter(([, v]) => v !== undefined),
-        );
-        const restore = (dryRun: boolean) =>
-          startRollout(client, taskQueue, {
-            ...carried,
-            rolloutId: dryRun ? `${restoreId}-plan-${Date.now().toString(36)}` : restoreId,
-            restoreRolloutId: rolloutId,
-            requestedBy: step.by,
-            dryRun,
-            notify: dryRun ? false : undefined,
-          });
+        const restore = await restoreStarter(client, taskQueue, rolloutId, step.by);
         // The plan is the restore rollout's own dry run: it reads what each catalog runs now.
-        const planned = await followRollout(await restore(true), out);
+        const planned = await followRollout(await restore.plan(), out);
         if (options.dryRun) return setExit(planned);
-        if (!options.yes && !(await confirm('start this restore?'))) {
-          throw new CommandError(
-            process.stdin.isTTY
-              ? 'not confirmed: nothing was changed'
-              : 'not confirmed (no terminal to ask on): run again with --yes to start the restore',
-            ExitCode.BadInput,
-          );
-        }
-        const started = await restore(false);
+        await confirmOrRefuse(options.yes, 'start this restore?', 'start the restore');
+        const { handle: started, alreadyStarted } = await restore.start();
         out.event(
-          { event: 'started', workflowId: started.workflowId },
-          `started ${started.workflowId}: it returns the catalogs that ${handle.workflowId} moved, in waves`,
+          { event: alreadyStarted ? 'alreadyStarted' : 'started', workflowId: started.workflowId },
+          alreadyStarted
+            ? `${started.workflowId} already runs: it returns the catalogs that ${handle.workflowId} moved`
+            : `started ${started.workflowId}: it returns the catalogs that ${handle.workflowId} moved, in waves`,
         );
         if (options.wait) setExit(await followRollout(started, out));
       });
     });
+  return rollout;
 }

@@ -1,7 +1,6 @@
 /** Rollouts on a calendar: Temporal Schedules that start `rolloutImage`. */
 import { type Client, ScheduleOverlapPolicy } from '@temporalio/client';
-import type { RolloutInput } from '../shared/rollout';
-import { rolloutWorkflowId } from '../shared/rollout';
+import { type RolloutInput, SearchAttributes, rolloutWorkflowId } from '../shared/rollout';
 import { parseRolloutInput } from './rollouts';
 
 /**
@@ -37,6 +36,8 @@ export async function createRolloutSchedule(client: Client, taskQueue: string, o
       // Each run's id gets the schedule's timestamp appended; the rollout takes that id as its rolloutId.
       workflowId: rolloutWorkflowId(options.scheduleId),
       args: [rollout],
+      // Each run carries its image as `rollout start` does, so that `list --image` and `rollout recall` find it.
+      ...(rollout.imageId && { typedSearchAttributes: [{ key: SearchAttributes.ImageId, value: rollout.imageId }] }),
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
     // The server keeps cron expressions only as calendars; the memo keeps them as the administrator wrote them.
