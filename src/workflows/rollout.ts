@@ -45,7 +45,8 @@ const BOUNDED_ROLLOUT_PATCH = 'bounded-rollout-state';
 /**
  * Rolls one image out to many catalogs in waves: a canary first, then batches, each catalog a child
  * `updateCatalogImage` under the catalog's own workflow id, so that no catalog is updated by two rollouts at once.
- * Between waves: optional approval, bake time and a maintenance window; any failure beyond the budget halts it.
+ * Between waves: optional approval, a maintenance window, the health gate and bake time; any failure beyond the
+ * budget, or a failing health gate, halts it.
  */
 export async function rolloutImage(
   input: RolloutInput,
@@ -59,21 +60,61 @@ export async function rolloutImage(
     if (!(error instanceof InvalidInputError)) throw error;
     throw ApplicationFailure.nonRetryable(error.message, FailureType.InvalidInput, error.problems);
   }
-  const run = new RolloutRun(request, bounded, checkpoint);
-  run.healthGates =
-    request.healthGate &&
-    !request.dryRun &&
-    (checkpoint ? 'healthGates' in checkpoint && checkpoint.healthGates === true : patched(HEALTH_GATES_PATCH));
-  const { progress, rolloutId } = run;
-  handleRolloutMessages(run);
-  const notifier = new RolloutNotifier(run);
+  return new Rollout(input, request, bounded, checkpoint).execute();
+}
 
-  if (!checkpoint) {
+/**
+ * One run of a rollout: its state (`RolloutRun`, which the message handlers steer) and its steps — plan, each wave
+ * with its gates, bake, finish — as methods, in the order `execute` takes them.
+ */
+class Rollout {
+  private readonly run: RolloutRun;
+  private readonly notifier: RolloutNotifier;
+
+  constructor(
+    private readonly input: RolloutInput,
+    private readonly request: RolloutRequest,
+    bounded: boolean,
+    private readonly checkpoint?: RolloutCheckpoint | LegacyCheckpoint,
+  ) {
+    this.run = new RolloutRun(request, bounded, checkpoint);
+    this.run.healthGates =
+      request.healthGate &&
+      !request.dryRun &&
+      (checkpoint ? 'healthGates' in checkpoint && checkpoint.healthGates === true : patched(HEALTH_GATES_PATCH));
+    handleRolloutMessages(this.run);
+    this.notifier = new RolloutNotifier(this.run);
+  }
+
+  async execute(): Promise<RolloutResult> {
+    const { run } = this;
+    if (!this.checkpoint) {
+      await this.plan();
+      if (this.request.dryRun) {
+        run.setPhase('planned');
+        run.progress.finishedAt = now();
+        return toResult(run.progress);
+      }
+    }
+    while (run.progress.currentWave < run.progress.waves.length && !run.stopStarting()) {
+      if (!(await this.runNextWave())) break;
+      if (workflowInfo().continueAsNewSuggested) {
+        await this.notifier.sent();
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof rolloutImage>(this.input, run.checkpoint());
+      }
+    }
+    return this.finish();
+  }
+
+  /** Waits for the start time, then resolves the image and the catalogs (or the restore) into waves. */
+  private async plan(): Promise<void> {
+    const { run, request } = this;
     if (request.startAt) {
       run.setPhase('waitingForStart');
-      progress.waitingUntil = request.startAt;
+      run.progress.waitingUntil = request.startAt;
       await waitUnlessAborted(run, Date.parse(request.startAt) - Date.now());
-      progress.waitingUntil = undefined;
+      run.progress.waitingUntil = undefined;
     }
     run.setPhase('resolving');
     try {
@@ -83,14 +124,15 @@ export async function rolloutImage(
       // The rollout fails with the activity's own actionable message, not "activity task failed".
       throw unwrapActivityFailure(error);
     }
-    if (request.dryRun) {
-      run.setPhase('planned');
-      progress.finishedAt = now();
-      return toResult(progress);
-    }
   }
 
-  while (progress.currentWave < progress.waves.length && !run.stopStarting()) {
+  /**
+   * The current wave: pause, window and approval first, then its catalogs, the health gate and the bake time.
+   * Returns false when the rollout stops starting waves (aborted or halted).
+   */
+  private async runNextWave(): Promise<boolean> {
+    const { run, request, notifier } = this;
+    const { progress } = run;
     const wave = progress.waves[progress.currentWave]!;
     await condition(() => !progress.paused || run.aborted);
     await waitForWindow(run);
@@ -100,7 +142,7 @@ export async function rolloutImage(
       await notifier.notify('approvalNeeded', `wave ${wave.index + 1} of ${progress.waves.length} waits for approval`);
       await condition(() => wave.approvedBy !== undefined || run.aborted);
     }
-    if (run.aborted) break;
+    if (run.aborted) return false;
 
     run.setPhase('running');
     wave.state = 'running';
@@ -112,61 +154,67 @@ export async function rolloutImage(
     await runWave(run, notifier, wave.index);
     wave.finishedAt = now();
     wave.state = run.halted() ? 'halted' : 'done';
-    if (run.stopStarting()) break;
+    if (run.stopStarting()) return false;
     if (run.healthGates) {
       await gateWave(run, notifier, wave.index, 'afterWave');
-      if (run.stopStarting()) break;
+      if (run.stopStarting()) return false;
     }
     progress.currentWave += 1;
+    return this.bake(wave.index);
+  }
 
-    if (request.bakeTimeMs > 0 && progress.currentWave < progress.waves.length) {
-      run.setPhase('baking');
-      progress.waitingUntil = new Date(Date.now() + request.bakeTimeMs).toISOString();
-      await waitUnlessAborted(run, request.bakeTimeMs);
-      progress.waitingUntil = undefined;
-      // Machines keep restarting onto the image while the rollout bakes: judge the wave again before the next one.
-      if (run.healthGates) {
-        await gateWave(run, notifier, wave.index, 'afterBake');
-        if (run.stopStarting()) break;
-      }
+  /** Waits the bake time after a wave (not after the last), then judges that wave again. */
+  private async bake(waveIndex: number): Promise<boolean> {
+    const { run, request } = this;
+    const { progress } = run;
+    if (request.bakeTimeMs <= 0 || progress.currentWave >= progress.waves.length) return true;
+    run.setPhase('baking');
+    progress.waitingUntil = new Date(Date.now() + request.bakeTimeMs).toISOString();
+    await waitUnlessAborted(run, request.bakeTimeMs);
+    progress.waitingUntil = undefined;
+    // Machines keep restarting onto the image while the rollout bakes: judge the wave again before the next one.
+    if (run.healthGates) {
+      await gateWave(run, this.notifier, waveIndex, 'afterBake');
+      if (run.stopStarting()) return false;
     }
-    if (workflowInfo().continueAsNewSuggested) {
+    return true;
+  }
+
+  /** Rolls back when asked or when halted with `rollbackOnHalt`, then ends halted, aborted or completed. */
+  private async finish(): Promise<RolloutResult> {
+    const { run, request, notifier } = this;
+    const { progress, rolloutId } = run;
+    for (const entry of progress.catalogs) if (entry.state === 'pending') entry.state = 'notStarted';
+    if (run.rollbackRequested || (run.halted() && request.rollbackOnHalt)) await rollBack(run);
+    progress.finishedAt = now();
+
+    if (run.halted()) {
+      run.setPhase('halted');
+      await notifier.notify('halted', `rollout halted: ${progress.reason}`);
       await notifier.sent();
-      await condition(allHandlersFinished);
-      await continueAsNew<typeof rolloutImage>(input, run.checkpoint());
+      throw ApplicationFailure.nonRetryable(
+        truncateText(`rollout ${rolloutId} halted: ${progress.reason}`, ROLLOUT_LIMITS.reasonChars * 2),
+        FailureType.RolloutHalted,
+        run.bounded ? toResult(progress) : progress,
+      );
     }
-  }
-
-  for (const entry of progress.catalogs) if (entry.state === 'pending') entry.state = 'notStarted';
-  if (run.rollbackRequested || (run.halted() && request.rollbackOnHalt)) await rollBack(run);
-  progress.finishedAt = now();
-
-  if (run.halted()) {
-    run.setPhase('halted');
-    await notifier.notify('halted', `rollout halted: ${progress.reason}`);
-    await notifier.sent();
-    throw ApplicationFailure.nonRetryable(
-      truncateText(`rollout ${rolloutId} halted: ${progress.reason}`, ROLLOUT_LIMITS.reasonChars * 2),
-      FailureType.RolloutHalted,
-      bounded ? toResult(progress) : progress,
+    if (run.aborted) {
+      run.setPhase('aborted');
+      await notifier.notify('aborted', `rollout ${progress.reason}`);
+      await notifier.sent();
+      return toResult(progress);
+    }
+    run.setPhase('completed');
+    const count = (state: CatalogRolloutProgress['state']) => progress.catalogs.filter((c) => c.state === state).length;
+    const assigned = count('imageAssigned');
+    await notifier.notify(
+      'completed',
+      `rollout completed: ${count('updated')} catalog(s) updated to ${progress.imageName}` +
+        (assigned ? `, ${assigned} with the image assigned (their machines take it when they restart)` : ''),
     );
-  }
-  if (run.aborted) {
-    run.setPhase('aborted');
-    await notifier.notify('aborted', `rollout ${progress.reason}`);
     await notifier.sent();
     return toResult(progress);
   }
-  run.setPhase('completed');
-  const count = (state: CatalogRolloutProgress['state']) => progress.catalogs.filter((c) => c.state === state).length;
-  const assigned = count('imageAssigned');
-  await notifier.notify(
-    'completed',
-    `rollout completed: ${count('updated')} catalog(s) updated to ${progress.imageName}` +
-      (assigned ? `, ${assigned} with the image assigned (their machines take it when they restart)` : ''),
-  );
-  await notifier.sent();
-  return toResult(progress);
 }
 
 /** Sleeps until `ms` from now, or until an abort: a long wait must not hold an abort back. */
