@@ -195,6 +195,13 @@ describe('the CLI tells an operator what really happened', () => {
       60_000,
       'awaiting approval',
     );
+    // What the Temporal UI shows: a summary of the rollout, and its current details as it goes.
+    const handle = stack.env.client.workflow.getHandle('rollout-steered');
+    const description = await handle.describe();
+    assert.equal(await description.staticSummary(), `${images.win11Nov} → 2 catalogs (rollout steered)`);
+    const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
+    assert.match(metadata.currentDetails, /\*\*awaitingApproval\*\* · wave 2\/2 · 1\/2 catalogs on the image/);
+    assert.match(metadata.currentDetails, /waits for `rollout approve steered`/);
     assert.equal((await cli('rollout', 'pause', 'steered', '--by', 'bob', '--reason', 'change freeze')).code, 0);
     assert.equal((await cli('rollout', 'resume', 'steered', '--by', 'bob')).code, 0);
     const approved = await cli('rollout', 'approve', 'steered', '--reason', 'canary looks good');
@@ -361,6 +368,10 @@ describe('the CLI tells an operator what really happened', () => {
       '--wait',
     );
     assert.equal(done.code, 0, done.stderr);
+    const summary = await (
+      await stack.env.client.workflow.getHandle(catalogUpdateWorkflowId(catalogs.hr)).describe()
+    ).staticSummary();
+    assert.equal(summary, `catalog ${catalogs.hr} → image ${images.win11Dec}`, 'the UI shows what the update does');
     const cancel = await cli('cancel', catalogs.hr);
     assert.equal(cancel.code, 2);
     assert.match(cancel.stderr, /nothing to cancel: .* already ended COMPLETED/);

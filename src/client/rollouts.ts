@@ -47,6 +47,7 @@ export async function startRollout(client: Client, taskQueue: string, input: Rol
         ...(request.imageId ? [{ key: SearchAttributes.ImageId, value: request.imageId }] : []),
       ],
       memo: { rolloutId, imageId: request.imageId ?? `newest matching /${request.imageNamePattern}/` },
+      staticSummary: rolloutSummary(rolloutId, request),
     });
   } catch (error) {
     if (isMissingSearchAttribute(error)) {
@@ -58,4 +59,15 @@ export async function startRollout(client: Client, taskQueue: string, input: Rol
 
 export function rolloutHandle(client: Client, rolloutId: string): RolloutHandle {
   return client.workflow.getHandle<typeof rolloutImage>(rolloutWorkflowId(rolloutId));
+}
+
+/** `Win11 24H2 → 40 catalogs (rollout nov-patch)`: what the Temporal UI shows for a rollout. */
+export function rolloutSummary(rolloutId: string, request: RolloutRequest): string {
+  const image = request.imageId ?? `the newest image matching /${request.imageNamePattern}/`;
+  const targets = request.restoreRolloutId
+    ? `the catalogs of rollout ${request.restoreRolloutId}, back to their images`
+    : request.allCatalogs
+      ? `every catalog${request.catalogNamePattern ? ` matching /${request.catalogNamePattern}/` : ''}`
+      : `${(request.catalogIds ?? request.waves?.flat() ?? []).length} catalogs`;
+  return `${request.restoreRolloutId ? 'restore' : image} → ${targets} (rollout ${rolloutId}${request.dryRun ? ', dry run' : ''})`;
 }

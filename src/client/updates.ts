@@ -54,6 +54,22 @@ export function updateHandle(client: Client, idOrCatalog: string): UpdateHandle 
   return client.workflow.getHandle<typeof updateCatalogImage>(updateWorkflowIdFor(idOrCatalog));
 }
 
+function updateDetails(request: UpdateCatalogImageRequest): string {
+  const restarts =
+    request.vdaUpdateDelayMinutes === 0
+      ? 'machines restart at once'
+      : request.vdaUpdateDelayMinutes > 0
+        ? `machines restart over ${request.vdaUpdateDelayMinutes} minutes`
+        : 'machines take the image at their next restart';
+  return [
+    `Image update of catalog ${request.catalogId} to image ${request.imageId}: ${restarts}.`,
+    `Deadline ${Math.round(request.deadlineMs / 60_000)} minutes, catalog read every ${request.pollIntervalMs / 1000} s.`,
+    request.requestedBy ? `Requested by ${request.requestedBy}.` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
+}
+
 /** The fields whose values differ, `requestedBy` aside (who asks does not change what happens). */
 function differences(asked: UpdateCatalogImageRequest, running: Partial<UpdateCatalogImageRequest>): string[] {
   return (Object.keys(asked) as Array<keyof UpdateCatalogImageRequest>).filter(
@@ -91,6 +107,9 @@ export async function startCatalogUpdate(
         { key: SearchAttributes.ImageId, value: request.imageId },
       ],
       memo: { catalogId: request.catalogId, imageId: request.imageId },
+      // What the Temporal UI and `temporal workflow describe` show for the update.
+      staticSummary: `catalog ${request.catalogId} → image ${request.imageId}`,
+      staticDetails: updateDetails(request),
     });
     return { handle, attached: false, ignored: [] };
   } catch (error) {

@@ -1,4 +1,4 @@
-import { upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { setCurrentDetails, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import {
   type CatalogRolloutProgress,
   type LegacyRolloutProgress,
@@ -92,9 +92,29 @@ export class RolloutRun {
     return this.aborted || this.halted();
   }
 
+  /**
+   * What the Temporal UI shows as the rollout's current details: the phase, the wave, how many catalogs are done, what
+   * it waits for and why it stopped. Not a command: setting it changes no history.
+   */
+  refreshDetails(): void {
+    const p = this.progress;
+    const done = p.catalogs.filter((c) => c.state === 'updated' || c.state === 'imageAssigned').length;
+    const lines = [
+      `**${p.phase}**${p.waves.length ? ` · wave ${Math.min(p.currentWave + 1, p.waves.length)}/${p.waves.length}` : ''}` +
+        ` · ${done}/${p.catalogs.length} catalogs on the image${p.failures ? ` · ${p.failures} failed` : ''}`,
+    ];
+    if (p.phase === 'awaitingApproval') lines.push(`waits for \`rollout approve ${this.rolloutId}\``);
+    if (p.paused) lines.push('paused');
+    if (p.lastHealth)
+      lines.push(`health of wave ${p.lastHealth.wave + 1}: ${p.lastHealth.verdict}: ${p.lastHealth.reason}`);
+    if (p.reason) lines.push(`reason: ${p.reason}`);
+    setCurrentDetails(lines.join('\n'));
+  }
+
   setPhase(phase: RolloutPhase): void {
     if (this.progress.phase === phase) return;
     this.progress.phase = phase;
+    this.refreshDetails();
     // Scheduled runs are started without a RolloutId (their id is only known at run time): set both each time.
     upsertSearchAttributes([
       { key: SearchAttributes.RolloutId, value: this.rolloutId },

@@ -26,6 +26,7 @@ export async function runWave(run: RolloutRun, notifier: RolloutNotifier, index:
       const entry = run.catalogById.get(catalogId)!;
       entry.state = 'running';
       entry.startedAt = now();
+      run.refreshDetails();
       const { result, error } = await updateCatalog(run, entry, entry.targetImageId ?? progress.imageId!);
       entry.finishedAt = now();
       if (result) {
@@ -33,12 +34,14 @@ export async function runWave(run: RolloutRun, notifier: RolloutNotifier, index:
         entry.catalogName = truncateText(result.catalogName, nameChars);
         entry.previousImageId = result.previousImageId;
         entry.transactionId = result.transactionId;
+        run.refreshDetails();
         return;
       }
       entry.state = 'failed';
       entry.error = error;
       progress.failures += 1;
       run.listError(entry);
+      run.refreshDetails();
       await notifier.notify('catalogFailed', `catalog ${entry.catalogName ?? catalogId} failed: ${error?.message}`);
       if (run.halted() && !progress.reason) {
         progress.reason =
