@@ -2,6 +2,7 @@
 import { Context, activityInfo } from '@temporalio/activity';
 import { type CitrixClient, CitrixNotFoundError } from '../citrix';
 import { truncate } from '../citrix/sanitize';
+import { mapLimit } from '../shared/concurrency';
 import {
   type CatalogHealth,
   type HealthFigures,
@@ -83,16 +84,11 @@ export function createHealthActivities({ citrix, analysisUrl, analysisTimeoutMs 
      * `pass`: the activity fails only when it is cancelled, so that a gate always ends in a verdict.
      */
     async checkWaveHealth(request: WaveHealthRequest): Promise<WaveHealthReport> {
-      const results: CatalogHealth[] = new Array(request.catalogIds.length);
-      let next = 0;
-      const worker = async () => {
-        while (next < request.catalogIds.length) {
-          const index = next++;
-          results[index] = await judge(request.catalogIds[index]!, request.imageIds[index]!, request.thresholds);
-          Context.current().heartbeat(index);
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(CONCURRENT_READS, request.catalogIds.length) }, worker));
+      const results = await mapLimit(request.catalogIds, CONCURRENT_READS, async (catalogId, index) => {
+        const health = await judge(catalogId, request.imageIds[index]!, request.thresholds);
+        Context.current().heartbeat(index);
+        return health;
+      });
       const machines = worstVerdict(results.map((r) => r.verdict));
       const notPassed = results.filter((r) => r.verdict !== 'pass');
       const counts = { pass: 0, fail: 0, inconclusive: 0 };

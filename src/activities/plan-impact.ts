@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import { type Catalog, type CitrixClient, CitrixNotFoundError, type TemplateImage } from '../citrix';
 import { truncate } from '../citrix/sanitize';
+import { mapLimit } from '../shared/concurrency';
 import { compatibilityProblems } from './catalog-rules';
 
 const CONCURRENT_READS = 8;
@@ -47,30 +48,25 @@ export function createImpactActivities({ citrix }: { citrix: CitrixClient }) {
         previousImageReady: new Array<number>(size).fill(-1),
         problems: new Array<string>(size).fill(''),
       };
-      let next = 0;
-      const worker = async () => {
-        while (next < size) {
-          const i = next++;
-          let catalog: Catalog;
-          try {
-            catalog = await citrix.getCatalog(request.catalogIds[i]!);
-          } catch (error) {
-            report.problems[i] = truncate(`the catalog could not be read: ${(error as Error).message}`, PROBLEM_CHARS);
-            continue;
-          }
-          report.machines[i] = catalog.totalMachinesInCatalog ?? -1;
-          report.users[i] = catalog.numOfUsers ?? -1;
-          report.problems[i] = truncate(compatibilityProblems(catalog, target).join('; '), PROBLEM_CHARS);
-          if (catalog.imageId) {
-            const previous = await image(catalog.imageId);
-            if (previous !== undefined) {
-              report.previousImageReady[i] = Number(previous?.state === 'Ready' && !previous.isDeprecated);
-            }
-          }
-          Context.current().heartbeat(i);
+      await mapLimit(request.catalogIds, CONCURRENT_READS, async (catalogId, i) => {
+        let catalog: Catalog;
+        try {
+          catalog = await citrix.getCatalog(catalogId);
+        } catch (error) {
+          report.problems[i] = truncate(`the catalog could not be read: ${(error as Error).message}`, PROBLEM_CHARS);
+          return;
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(CONCURRENT_READS, size) }, worker));
+        report.machines[i] = catalog.totalMachinesInCatalog ?? -1;
+        report.users[i] = catalog.numOfUsers ?? -1;
+        report.problems[i] = truncate(compatibilityProblems(catalog, target).join('; '), PROBLEM_CHARS);
+        if (catalog.imageId) {
+          const previous = await image(catalog.imageId);
+          if (previous !== undefined) {
+            report.previousImageReady[i] = Number(previous?.state === 'Ready' && !previous.isDeprecated);
+          }
+        }
+        Context.current().heartbeat(i);
+      });
       return report;
     },
   };

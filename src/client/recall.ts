@@ -28,6 +28,7 @@ import type {
   RecallStep,
   RecallResult,
 } from './recall-types';
+import { mapLimit } from '../shared/concurrency';
 import { restoreIdOf, restoreStarter } from './restore';
 
 export type * from './recall-types';
@@ -332,17 +333,4 @@ async function restore(
   } catch (error) {
     return { ...step, outcome: 'restoreFailed', failed: true, message: innermostCause(error).message };
   }
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
 }
