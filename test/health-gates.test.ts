@@ -4,8 +4,16 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
 import { progressQuery } from '../src/workflows';
-import { acceptedPosts, eventually, quietTemporalLogs, runStarter, startStack, type TestStack } from './helpers';
-import { spawnStarter } from './helpers/starter-process';
+import {
+  acceptedPosts,
+  eventually,
+  quietTemporalLogs,
+  runStarter,
+  startStack,
+  type TestStack,
+  jsonLines,
+  spawnStarter,
+} from './helpers';
 
 quietTemporalLogs();
 
@@ -24,12 +32,6 @@ describe('health gates between waves', () => {
   const analysed: Array<Record<string, unknown>> = [];
   const env = () => ({ ...process.env, TEMPORAL_ADDRESS: stack.address, TEMPORAL_TASK_QUEUE: TASK_QUEUE });
   const cli = (...args: string[]) => runStarter(args, env());
-  const lines = (stdout: string) =>
-    stdout
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
   const rollout = (id: string, image: string, targets: string[], ...more: string[]) => [
     'rollout',
     'start',
@@ -90,7 +92,7 @@ describe('health gates between waves', () => {
       ...rollout('sick', images.win11Dec, targets, '--vda-update-delay', '0', '--rollback-on-halt', '--wait', '--json'),
     );
     assert.equal(run.code, 1, run.stdout + run.stderr);
-    const end = lines(run.stdout).at(-1)!;
+    const end = jsonLines(run.stdout).at(-1)!;
     assert.equal(end.event, 'failed');
     assert.equal(end.type, 'RolloutHalted');
     assert.match(String(end.message), /health gate failed wave 1 of 2: Finance: .*(registered|VdaRegisterFailure)/);
@@ -107,7 +109,7 @@ describe('health gates between waves', () => {
     const targets = [catalogs.engineering, catalogs.hr];
     const run = await cli(...rollout('well', images.win11Nov, targets, '--vda-update-delay', '0', '--wait', '--json'));
     assert.equal(run.code, 0, run.stdout + run.stderr);
-    assert.equal(lines(run.stdout).at(-1)!.phase, 'completed');
+    assert.equal(jsonLines(run.stdout).at(-1)!.phase, 'completed');
     const status = JSON.parse((await cli('rollout', 'status', 'well', '--json')).stdout);
     type Entry = {
       health: {
@@ -148,7 +150,7 @@ describe('health gates between waves', () => {
     assert.equal((await cli('rollout', 'approve', 'waits', '--by', 'dana')).code, 0);
     const end = await watcher.exit();
     assert.equal(end.code, 0, end.stdout + end.stderr);
-    assert.equal(lines(end.stdout).at(-1)!.phase, 'completed');
+    assert.equal(jsonLines(end.stdout).at(-1)!.phase, 'completed');
   });
 
   test('a DaaS API that answers 403 makes the gate inconclusive, never pass', async () => {
@@ -191,7 +193,7 @@ describe('health gates between waves', () => {
       env(),
     );
     assert.equal(run.code, 1, run.stdout + run.stderr);
-    const end = lines(run.stdout).at(-1)!;
+    const end = jsonLines(run.stdout).at(-1)!;
     assert.equal(end.type, 'RolloutHalted');
     assert.match(String(end.message), /the analysis says fail: smoke test could not launch a desktop/);
     assert.equal(acceptedPosts(simulator, catalogs.callCenter), 0, 'the next wave never started');

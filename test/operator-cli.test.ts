@@ -11,9 +11,10 @@ import {
   runStarter,
   startStack,
   type TestStack,
+  jsonLines,
+  spawnStarter,
 } from './helpers';
 import { startProxy } from './helpers/proxy';
-import { spawnStarter } from './helpers/starter-process';
 
 quietTemporalLogs();
 
@@ -32,12 +33,6 @@ describe('the CLI tells an operator what really happened', () => {
     ...extra,
   });
   const cli = (...args: string[]) => runStarter(args, env());
-  const jsonLines = (stdout: string) =>
-    stdout
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
   const progressOf = (rolloutId: string) =>
     stack.env.client.workflow.getHandle(`rollout-${rolloutId}`).query(progressQuery, { limit: 1 });
 

@@ -3,7 +3,15 @@ import { after, before, describe, test } from 'node:test';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
 import { progressQuery } from '../src/workflows';
-import { acceptedPosts, eventually, quietTemporalLogs, runStarter, startStack, type TestStack } from './helpers';
+import {
+  acceptedPosts,
+  eventually,
+  quietTemporalLogs,
+  runStarter,
+  startStack,
+  type TestStack,
+  jsonLines,
+} from './helpers';
 
 quietTemporalLogs();
 
@@ -23,12 +31,6 @@ describe('rollout recall of a bad image', () => {
       TEMPORAL_TASK_QUEUE: TASK_QUEUE,
       USER: 'opal',
     });
-  const jsonLines = (stdout: string) =>
-    stdout
-      .trim()
-      .split('\n')
-      .filter(Boolean)
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
   const imageOf = async (catalogId: string) => (await stack.citrix.getCatalog(catalogId)).imageId;
   const progressOf = (rolloutId: string) =>
     stack.env.client.workflow.getHandle(`rollout-${rolloutId}`).query(progressQuery, { limit: 1 });

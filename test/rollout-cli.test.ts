@@ -4,7 +4,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
-import { acceptedPosts, freePort, quietTemporalLogs, runStarter, startStack, type TestStack } from './helpers';
+import {
+  acceptedPosts,
+  freePort,
+  jsonLines,
+  quietTemporalLogs,
+  runStarter,
+  startStack,
+  type TestStack,
+} from './helpers';
 
 quietTemporalLogs();
 
@@ -32,11 +40,6 @@ describe('the rollout, list, history and schedule commands', () => {
 
   const cli = (...args: string[]) =>
     runStarter(args, { ...process.env, TEMPORAL_ADDRESS: address, TEMPORAL_TASK_QUEUE: TASK_QUEUE });
-  const jsonLines = (stdout: string) =>
-    stdout
-      .trim()
-      .split('\n')
-      .map((line) => JSON.parse(line));
 
   test('rollout start --wait --json follows a rollout to the end and status reports it', async () => {
     const targets = [catalogs.finance, catalogs.engineering, catalogs.sales];
@@ -63,7 +66,7 @@ describe('the rollout, list, history and schedule commands', () => {
     const events = jsonLines(run.stdout);
     assert.deepEqual(events[0], { event: 'started', workflowId: 'rollout-cli' });
     assert.ok(events.some((e) => e.event === 'progress' && e.phase === 'running'));
-    const result = events.at(-1);
+    const result = events.at(-1)!;
     assert.equal(result.event, 'result');
     assert.equal(result.phase, 'completed');
     for (const id of targets) assert.equal(acceptedPosts(simulator, id), 1);

@@ -5,4 +5,5 @@ export * from './histories';
 export * from './logs';
 export * from './processes';
 export * from './stack';
+export * from './starter-process';
 export * from './waiting';

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import type { RunningSimulator } from '../../src/simulator';
 import { citrixEnvFor } from './citrix';
+import { spawnStarter } from './starter-process';
 
 const ROOT = resolve(__dirname, '../..');
 
@@ -71,20 +72,19 @@ export async function killHard(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** Runs `src/starter.ts` with the arguments and environment given. */
-export async function runStarter(
+/** Runs `src/starter.ts` with the arguments and environment given, to its end. */
+export function runStarter(
   args: string[],
   env: Record<string, string | undefined>,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/starter.ts', ...args], {
-    cwd: ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
+  return spawnStarter(args, env).exit();
+}
+
+/** A starter's `--json` output, one object per line. */
+export function jsonLines(stdout: string): Array<Record<string, unknown>> {
+  return stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
 }
