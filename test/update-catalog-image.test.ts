@@ -45,8 +45,11 @@ describe('updateCatalogImage against a Temporal dev server and the Catalog Servi
     simulator.reset();
   });
 
-  const update = (input: Partial<UpdateCatalogImageInput> & Pick<UpdateCatalogImageInput, 'catalogId'>) =>
-    startCatalogUpdate(env.client, TASK_QUEUE, { imageId: images.win11Nov, pollIntervalMs: 1_000, ...input });
+  const update = (
+    input: Partial<UpdateCatalogImageInput> & Pick<UpdateCatalogImageInput, 'catalogId'>,
+    options?: { postWaitMs?: number },
+  ) =>
+    startCatalogUpdate(env.client, TASK_QUEUE, { imageId: images.win11Nov, pollIntervalMs: 1_000, ...input }, options);
 
   test('moves a catalog to the new image, posting exactly once', async () => {
     const { handle } = await update({ catalogId: catalogs.finance });
@@ -276,13 +279,34 @@ describe('updateCatalogImage against a Temporal dev server and the Catalog Servi
 
   test('a second start for a busy catalog attaches for the same image and is refused for another', async () => {
     simulator.setTiming({ updateDurationMs: 5_000 });
-    const first = await update({ catalogId: catalogs.engineering });
-    const again = await update({ catalogId: catalogs.engineering });
-    assert.equal(again.attached, true);
+    const first = await update({ catalogId: catalogs.engineering }, { postWaitMs: 20_000 });
+    const again = await update({ catalogId: catalogs.engineering, pollIntervalMs: 2_000 }, { postWaitMs: 20_000 });
+    assert.deepEqual([first.attached, again.attached], [false, true]);
+    assert.deepEqual(again.ignored, ['pollIntervalMs'], 'the running update keeps its own poll interval');
     assert.equal(again.handle.workflowId, catalogUpdateWorkflowId(catalogs.engineering));
-    await assert.rejects(update({ catalogId: catalogs.engineering, imageId: images.win11Dec }), CatalogBusyError);
+    // Both starts learn the transaction id the one post was sent with.
+    const [post] = simulator.requests().filter((r) => r.operation === 'updateImage');
+    assert.ok(post?.transactionId);
+    assert.deepEqual(
+      [first.outcome?.transactionId, again.outcome?.transactionId],
+      [post.transactionId, post.transactionId],
+    );
+    await assert.rejects(
+      update({ catalogId: catalogs.engineering, imageId: images.win11Dec }),
+      (error: Error) => error instanceof CatalogBusyError && /already being updated to image/.test(error.message),
+    );
     assert.equal((await first.handle.result()).outcome, 'imageAssigned');
     assert.equal(acceptedPosts(simulator), 1);
+  });
+
+  test('a start for a catalog that already runs the image answers at once that nothing was posted', async () => {
+    const started = await update({ catalogId: catalogs.finance, imageId: images.win11Oct }, { postWaitMs: 20_000 });
+    assert.deepEqual(
+      [started.attached, started.outcome?.phase, started.outcome?.transactionId],
+      [false, 'alreadyCurrent', undefined],
+    );
+    assert.equal((await started.handle.result()).outcome, 'alreadyCurrent');
+    assert.equal(acceptedPosts(simulator), 0);
   });
 
   test('no workflow history holds the client secret or a bearer token', async () => {

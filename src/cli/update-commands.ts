@@ -37,6 +37,9 @@ function exitCodeOf(inspection: Inspection<unknown, unknown>): ExitCode {
   return ExitCode.Failed;
 }
 
+/** How long `start` waits to show the post's transaction id; the update goes on either way. */
+const START_POST_WAIT_MS = 30_000;
+
 export function addUpdateCommands(program: Command, setExit: (code: ExitCode) => void): void {
   program
     .command('start')
@@ -85,16 +88,28 @@ export function addUpdateCommands(program: Command, setExit: (code: ExitCode) =>
         requestedBy: options.requestedBy,
       });
       await withClient(command, async (client, taskQueue) => {
-        const { handle, attached, ignored } = await startCatalogUpdate(client, taskQueue, request);
+        const { handle, attached, ignored, outcome } = await startCatalogUpdate(client, taskQueue, request, {
+          postWaitMs: START_POST_WAIT_MS,
+        });
         const ignoredFlags = ignored.map(withFlagNames);
+        const posted = outcome?.transactionId
+          ? `\nposted to Citrix (citrix-transactionId ${outcome.transactionId})`
+          : outcome
+            ? `\nnothing posted: the update is ${outcome.phase}`
+            : '';
         out.event(
-          { event: attached ? 'attached' : 'started', workflowId: handle.workflowId, ignored: ignoredFlags },
-          attached
+          {
+            event: attached ? 'attached' : 'started',
+            workflowId: handle.workflowId,
+            ignored: ignoredFlags,
+            ...(outcome && { phase: outcome.phase, transactionId: outcome.transactionId }),
+          },
+          (attached
             ? `already updating to this image; attached to ${handle.workflowId}` +
-                (ignoredFlags.length
-                  ? `\nthe running update keeps its own ${ignoredFlags.join(', ')}: these options were ignored`
-                  : '')
-            : `started ${handle.workflowId}`,
+              (ignoredFlags.length
+                ? `\nthe running update keeps its own ${ignoredFlags.join(', ')}: these options were ignored`
+                : '')
+            : `started ${handle.workflowId}`) + posted,
         );
         if (options.wait) setExit(await followUpdate(handle, out));
       });

@@ -1,22 +1,29 @@
 /** Starting, finding and cancelling the image update of one catalog. */
+import { randomUUID } from 'node:crypto';
 import {
+  ApplicationFailure,
   type Client,
-  WorkflowExecutionAlreadyStartedError,
+  WithStartWorkflowOperation,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   type WorkflowHandle,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateStage,
 } from '@temporalio/client';
 import { isGuid, sameId } from '../citrix/ids';
 import {
+  type AttachOutcome,
+  FailureType,
   InvalidInputError,
   type UpdateCatalogImageInput,
   type UpdateCatalogImageRequest,
   catalogUpdateWorkflowId,
   deadlineProblem,
+  optionsDiffering,
   parseUpdateCatalogImageInput,
 } from '../shared';
 import { SearchAttributes } from '../shared/rollout';
-import type { updateCatalogImage } from '../workflows';
+import { attachUpdate, type updateCatalogImage } from '../workflows';
 import { recordedInput } from './history';
 import { SearchAttributesMissingError, isMissingSearchAttribute } from './search-attributes';
 
@@ -35,6 +42,8 @@ export interface StartedUpdate {
    * as `deadlineMs`): attaching never changes an update in flight.
    */
   ignored: string[];
+  /** What the update answered the start with: the post's transaction id, or how it ended without a post. */
+  outcome?: AttachOutcome;
 }
 
 /** Validates an update's input as the workflow will, including whether its deadline leaves room for the restarts. */
@@ -70,64 +79,115 @@ function updateDetails(request: UpdateCatalogImageRequest): string {
     .join('\n');
 }
 
-/** The fields whose values differ, `requestedBy` aside (who asks does not change what happens). */
-function differences(asked: UpdateCatalogImageRequest, running: Partial<UpdateCatalogImageRequest>): string[] {
-  return (Object.keys(asked) as Array<keyof UpdateCatalogImageRequest>).filter(
-    (key) =>
-      key !== 'requestedBy' &&
-      key !== 'catalogId' &&
-      key !== 'imageId' &&
-      running[key] !== undefined &&
-      JSON.stringify(running[key]) !== JSON.stringify(asked[key]),
-  );
-}
+/**
+ * How long a start waits for a worker to take it. The server holds an unaccepted start for 20 s when no worker polls
+ * the task queue; past this the start is known from the workflow's memo instead, so that it never hangs.
+ */
+const ACCEPT_WAIT_MS = 5_000;
 
 /**
- * Starts the update of one catalog under the catalog's own workflow id. A second start for a catalog that is already
- * updating attaches to the running update when it targets the same image, and is refused otherwise: a catalog is
- * never posted to twice.
+ * Starts the update of one catalog under the catalog's own workflow id, as one Update-with-Start: a second start for
+ * a catalog that is already updating joins the running update when it targets the same image and is refused
+ * otherwise, atomically, so a catalog is never posted to twice. With `postWaitMs` it answers once the update posted
+ * (with the post's transaction id) or ended without posting, or when that time passed.
  */
 export async function startCatalogUpdate(
   client: Client,
   taskQueue: string,
   input: UpdateCatalogImageInput,
+  options: {
+    /** How long to wait for the post's transaction id; 0 answers as soon as the update took the start. @default 0 */
+    postWaitMs?: number;
+  } = {},
 ): Promise<StartedUpdate> {
   const request = parseUpdateRequest(input);
   const workflowId = catalogUpdateWorkflowId(request.catalogId);
+  const startRequestId = randomUUID();
+  const postWaitMs = options.postWaitMs ?? 0;
+  const startOperation = new WithStartWorkflowOperation<typeof updateCatalogImage>('updateCatalogImage', {
+    taskQueue,
+    workflowId,
+    args: [request],
+    workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+    // What `list --catalog` and `--image` (and the Temporal UI's queries) find an update by.
+    typedSearchAttributes: [
+      { key: SearchAttributes.CatalogId, value: request.catalogId },
+      { key: SearchAttributes.ImageId, value: request.imageId },
+    ],
+    memo: { catalogId: request.catalogId, imageId: request.imageId, startRequestId },
+    // What the Temporal UI and `temporal workflow describe` show for the update.
+    staticSummary: `catalog ${request.catalogId} → image ${request.imageId}`,
+    staticDetails: updateDetails(request),
+  });
+  const notAccepted = new AbortController();
+  const acceptTimer = setTimeout(() => notAccepted.abort(), ACCEPT_WAIT_MS);
+  let outcome: AttachOutcome | undefined;
   try {
-    const handle = await client.workflow.start<typeof updateCatalogImage>('updateCatalogImage', {
-      taskQueue,
-      workflowId,
-      args: [request],
-      workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-      workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-      // What `list --catalog` and `--image` (and the Temporal UI's queries) find an update by.
-      typedSearchAttributes: [
-        { key: SearchAttributes.CatalogId, value: request.catalogId },
-        { key: SearchAttributes.ImageId, value: request.imageId },
-      ],
-      memo: { catalogId: request.catalogId, imageId: request.imageId },
-      // What the Temporal UI and `temporal workflow describe` show for the update.
-      staticSummary: `catalog ${request.catalogId} → image ${request.imageId}`,
-      staticDetails: updateDetails(request),
-    });
-    return { handle, attached: false, ignored: [] };
+    const accepted = await client.withAbortSignal(notAccepted.signal, () =>
+      client.workflow.startUpdateWithStart(attachUpdate, {
+        args: [{ imageId: request.imageId, startRequestId, request, waitForPost: postWaitMs > 0 }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+        startWorkflowOperation: startOperation,
+      }),
+    );
+    clearTimeout(acceptTimer);
+    outcome = await withTimeout(accepted.result(), Math.max(postWaitMs, ACCEPT_WAIT_MS));
   } catch (error) {
     if (isMissingSearchAttribute(error)) {
       throw new SearchAttributesMissingError(client.options.namespace, undefined, error);
     }
-    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-    const handle = client.workflow.getHandle<typeof updateCatalogImage>(workflowId);
-    const running = await handle.describe();
-    const runningImage = (running.memo as { imageId?: string } | undefined)?.imageId;
-    if (!sameId(runningImage, request.imageId)) {
-      throw new CatalogBusyError(
-        `catalog ${request.catalogId} is already being updated to image ${runningImage ?? 'unknown'} by workflow ` +
-          `${workflowId}: wait for it to finish ("status ${workflowId}") or cancel it ("cancel ${workflowId}") first`,
-      );
-    }
-    const runningInput = (await recordedInput(client, workflowId, running.runId).catch(() => undefined)) as
-      Partial<UpdateCatalogImageRequest> | undefined;
-    return { handle, attached: true, ignored: runningInput ? differences(request, runningInput) : [] };
+    const refusal = updateRefusal(error);
+    if (refusal?.type === FailureType.CatalogBusy) throw new CatalogBusyError(refusal.message, { cause: error });
+    // Else no worker took the start in time, the running update is of a release without the attach handler, or the
+    // update ended before it answered: the workflow's memo tells whether this start made it, or whom it joins.
+    if (!refusal && !notAccepted.signal.aborted) throw error;
+  } finally {
+    clearTimeout(acceptTimer);
   }
+  if (!outcome) return startedByMemo(client, workflowId, request, startRequestId);
+  return {
+    handle: await startOperation.workflowHandle(),
+    attached: outcome.attached,
+    ignored: outcome.ignored,
+    outcome,
+  };
+}
+
+/** The message and type of an update's rejection (its validator's), if `error` is one. */
+function updateRefusal(error: unknown): { message: string; type?: string } | undefined {
+  if (!(error instanceof WorkflowUpdateFailedError)) return undefined;
+  const cause = error.cause;
+  if (cause instanceof ApplicationFailure) return { message: cause.message, type: cause.type ?? undefined };
+  return { message: (cause as Error | undefined)?.message ?? error.message };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** What the workflow's memo says of a start whose update did not answer: made by it, joined, or refused. */
+async function startedByMemo(
+  client: Client,
+  workflowId: string,
+  request: UpdateCatalogImageRequest,
+  startRequestId: string,
+): Promise<StartedUpdate> {
+  const handle = client.workflow.getHandle<typeof updateCatalogImage>(workflowId);
+  const running = await handle.describe();
+  const memo = running.memo as { imageId?: string; startRequestId?: string } | undefined;
+  if (memo?.startRequestId === startRequestId) return { handle, attached: false, ignored: [] };
+  if (!sameId(memo?.imageId, request.imageId)) {
+    throw new CatalogBusyError(
+      `catalog ${request.catalogId} is already being updated to image ${memo?.imageId ?? 'unknown'} by workflow ` +
+        `${workflowId}: wait for it to finish ("status ${workflowId}") or cancel it ("cancel ${workflowId}") first`,
+    );
+  }
+  const runningInput = (await recordedInput(client, workflowId, running.runId).catch(() => undefined)) as
+    Partial<UpdateCatalogImageRequest> | undefined;
+  return { handle, attached: true, ignored: runningInput ? optionsDiffering(request, runningInput) : [] };
 }

@@ -164,6 +164,46 @@ export function parseUpdateCatalogImageInput(input: unknown): UpdateCatalogImage
   return parseWith(updateCatalogImageInput, input);
 }
 
+/** A start request for a catalog whose update may already run: sent with the start (Update-with-Start). */
+export interface AttachRequest {
+  /** The image the caller wants; a running update to another image refuses the request. */
+  imageId: string;
+  /** Set by the caller in the start's memo too: the workflow tells a start it made from an attach by it. */
+  startRequestId: string;
+  /** The caller's options, to name those a running update keeps as its own. */
+  request?: Partial<UpdateCatalogImageRequest>;
+  /** Answer once the update posted (or ended without posting), not at once. */
+  waitForPost?: boolean;
+}
+
+/** What a start learns once the update posted, or ended without posting. */
+export interface AttachOutcome {
+  /** An update of this catalog to this image was already running; the request joined it. */
+  attached: boolean;
+  /** Options of the request that the running update does not share (it keeps its own). */
+  ignored: string[];
+  phase: CatalogUpdatePhase;
+  /** The `citrix-transactionId` the post was sent with. */
+  transactionId?: string;
+  catalogName?: string;
+  imageName?: string;
+}
+
+/** The options of `asked` that differ from `running`'s, leaving out who asks and what (the same by construction). */
+export function optionsDiffering(
+  asked: Partial<UpdateCatalogImageRequest>,
+  running: Partial<UpdateCatalogImageRequest>,
+): string[] {
+  return (Object.keys(asked) as Array<keyof UpdateCatalogImageRequest>).filter(
+    (key) =>
+      key !== 'requestedBy' &&
+      key !== 'catalogId' &&
+      key !== 'imageId' &&
+      running[key] !== undefined &&
+      JSON.stringify(running[key]) !== JSON.stringify(asked[key]),
+  );
+}
+
 export type CatalogUpdatePhase =
   'validating' | 'posting' | 'waiting' | 'succeeded' | 'alreadyCurrent' | 'failed' | 'cancelled' | 'watchStopped';
 
