@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
 import { catalogUpdateWorkflowId } from '../src/shared';
-import { progressQuery } from '../src/workflows';
+import { execFile } from 'node:child_process';
+import { findTemporalCli } from '../src/dev/local-temporal';
+import { progressQuery, resumeSignal } from '../src/workflows';
 import {
   acceptedPosts,
   citrixEnvFor,
@@ -33,6 +35,23 @@ describe('the CLI tells an operator what really happened', () => {
     ...extra,
   });
   const cli = (...args: string[]) => runStarter(args, env());
+  /** `temporal workflow update execute` on a rollout, as an operator without this CLI steers it. */
+  const temporalUpdate = (rolloutId: string, name: string, input: object) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const args = [
+        'workflow',
+        'update',
+        'execute',
+        '--address',
+        stack.address,
+        '--workflow-id',
+        `rollout-${rolloutId}`,
+      ];
+      args.push('--name', name, '--input', JSON.stringify(input), '--output', 'json');
+      execFile(findTemporalCli()!, args, { timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code ?? 1) || 1 : 0, stdout, stderr }),
+      );
+    });
   const progressOf = (rolloutId: string) =>
     stack.env.client.workflow.getHandle(`rollout-${rolloutId}`).query(progressQuery, { limit: 1 });
 
@@ -219,6 +238,56 @@ describe('the CLI tells an operator what really happened', () => {
     const text = (await cli('rollout', 'status', 'steered')).stdout;
     assert.match(text, /pause by bob: change freeze/);
     assert.match(text, /approve by opal: canary looks good/);
+  });
+
+  test('steering updates refuse what the rollout state forbids, answer its phase, and the old signals still steer', async () => {
+    simulator.setTiming({ updateDurationMs: Infinity });
+    const id = 'steered-by-updates';
+    const handle = stack.env.client.workflow.getHandle(`rollout-${id}`);
+    try {
+      const started = await cli(
+        ...['rollout', 'start', '--no-health-gate', '--id', id, '--image', images.win11Nov, '--catalogs'],
+        ...[[catalogs.hr, catalogs.engineering].join(','), '--canary', '1', '--poll-interval', '1s'],
+      );
+      assert.equal(started.code, 0, started.stderr);
+      await eventually(async () => acceptedPosts(simulator, catalogs.hr) === 1 || undefined, 30_000, 'the canary post');
+
+      const notPaused = await cli('rollout', 'resume', id, '--by', 'bob');
+      assert.deepEqual([notPaused.code, /cannot resume: it is not paused/.test(notPaused.stderr)], [2, true]);
+
+      // What an operator without this CLI runs: the Temporal CLI, one JSON argument.
+      const paused = await temporalUpdate(id, 'pause', { by: 'ops', reason: 'freeze' });
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match(paused.stdout, /"phase":\s*"running"/);
+      assert.match(paused.stdout, /"paused":\s*true/);
+
+      const twice = await cli('rollout', 'pause', id, '--by', 'bob');
+      assert.equal(twice.code, 2);
+      assert.match(twice.stderr, /cannot pause: it is already paused \(by ops at /);
+      const nobody = await temporalUpdate(id, 'abort', {});
+      assert.notEqual(nobody.code, 0, 'an update that does not say who is refused');
+      assert.match(nobody.stderr + nobody.stdout, /say who does it/);
+
+      // A sender of an earlier release signals; the rollout takes it as before.
+      await handle.signal(resumeSignal, { by: 'legacy-script' });
+      await eventually(async () => ((await progressOf(id)).paused === false ? true : undefined), 10_000, 'resumed');
+      assert.equal((await progressOf(id)).steering?.at(-1)?.by, 'legacy-script');
+
+      const aborted = jsonLines((await cli('rollout', 'abort', id, '--by', 'alice', '--json')).stdout).at(-1)!;
+      assert.deepEqual([aborted.phase, aborted.stopping, aborted.rollbackRequested], ['running', true, false]);
+      const abortAgain = await cli('rollout', 'abort', id, '--by', 'bob');
+      assert.equal(abortAgain.code, 2);
+      assert.match(abortAgain.stderr, /cannot abort: it is already stopping \(by alice at /);
+      const rollback = jsonLines((await cli('rollout', 'rollback', id, '--by', 'carol', '--json')).stdout).at(-1)!;
+      assert.deepEqual([rollback.event, rollback.rollbackRequested], ['rollbackRequested', true]);
+      const rollbackAgain = await cli('rollout', 'rollback', id, '--by', 'dave');
+      assert.equal(rollbackAgain.code, 2);
+      assert.match(rollbackAgain.stderr, /cannot rollback: a rollback was already requested \(by carol at /);
+    } finally {
+      simulator.setTiming({ updateDurationMs: 1_500 });
+      simulator.completeUpdate(catalogs.hr);
+      await handle.terminate('test cleanup').catch(() => undefined);
+    }
   });
 
   test('an aborted rollout makes --wait exit 1 and records who aborted it and why', async () => {

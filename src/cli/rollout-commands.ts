@@ -3,16 +3,19 @@ import type { Command } from 'commander';
 import {
   type Inspection,
   type RolloutHandle,
+  SteeringRefusedError,
+  type SteeringName,
   type WatchEnd,
   inspectWorkflow,
   parseRolloutInput,
   restoreStarter,
   rolloutHandle,
   startRollout,
+  steerRollout,
   watchWorkflow,
 } from '../client';
 import { type RolloutProgress, type RolloutResult, type RolloutSummary, catalogsOf } from '../shared/rollout';
-import { abortSignal, approveUpdate, pauseSignal, progressQuery, resumeSignal, rollbackSignal } from '../workflows';
+import { type SteeringStep, approveUpdate, progressQuery } from '../workflows';
 import { confirmOrRefuse } from './confirm';
 import { withClient } from './context';
 import { clock, connectionReports, reportUnfinished } from './follow';
@@ -143,7 +146,7 @@ export function addRolloutCommands(program: Command, setExit: (code: ExitCode) =
   const steer = (
     name: string,
     description: string,
-    act: (handle: RolloutHandle, step: { by: string; reason?: string }) => Promise<string>,
+    act: (handle: RolloutHandle, step: { by: string; reason?: string }) => Promise<{ said: string; outcome?: object }>,
   ) =>
     rollout
       .command(name)
@@ -163,26 +166,36 @@ export function addRolloutCommands(program: Command, setExit: (code: ExitCode) =
               ExitCode.BadInput,
             );
           }
-          const said = await act(handle, { by: options.by, reason: options.reason });
-          out.event({ event: name, workflowId: handle.workflowId, by: options.by, reason: options.reason }, said);
+          const { said, outcome } = await act(handle, { by: options.by, reason: options.reason });
+          out.event(
+            { event: name, workflowId: handle.workflowId, by: options.by, reason: options.reason, ...outcome },
+            said,
+          );
         });
       });
 
-  steer('pause', 'finish the catalogs in flight, start no new ones', async (handle, step) => {
-    await handle.signal(pauseSignal, step);
-    return `paused ${handle.workflowId} (by ${step.by})`;
-  });
-  steer('resume', 'start catalogs again after a pause', async (handle, step) => {
-    await handle.signal(resumeSignal, step);
-    return `resumed ${handle.workflowId} (by ${step.by})`;
-  });
-  steer('abort', 'start no more catalogs; the ones in flight are watched to the end', async (handle, step) => {
-    await handle.signal(abortSignal, step);
-    return `abort requested for ${handle.workflowId} (by ${step.by})`;
-  });
+  /** Steers through the rollout's update; its refusal is the operator's to fix (exit 2). */
+  const steerBy = (action: SteeringName, done: string) => async (handle: RolloutHandle, step: SteeringStep) => {
+    const outcome = await steerRollout(handle, action, step).catch((error: unknown) => {
+      if (error instanceof SteeringRefusedError) {
+        throw new CommandError(`rollout ${handle.workflowId}: ${error.message}`, ExitCode.BadInput);
+      }
+      throw error;
+    });
+    const where = outcome ? ` — phase ${outcome.phase}${outcome.paused ? ', paused' : ''}` : '';
+    return { said: `${done} ${handle.workflowId} (by ${step.by})${where}`, outcome };
+  };
+
+  steer('pause', 'finish the catalogs in flight, start no new ones', steerBy('pause', 'paused'));
+  steer('resume', 'start catalogs again after a pause', steerBy('resume', 'resumed'));
+  steer(
+    'abort',
+    'start no more catalogs; the ones in flight are watched to the end',
+    steerBy('abort', 'abort requested for'),
+  );
   steer('approve', 'let the wave that waits for approval start', async (handle, step) => {
     const approved = await handle.executeUpdate(approveUpdate, { args: [{ by: step.by, comment: step.reason }] });
-    return `wave ${approved.wave + 1} approved by ${approved.approvedBy}`;
+    return { said: `wave ${approved.wave + 1} approved by ${approved.approvedBy}` };
   });
 
   rollout
@@ -211,11 +224,8 @@ export function addRolloutCommands(program: Command, setExit: (code: ExitCode) =
               ExitCode.BadInput,
             );
           }
-          await handle.signal(rollbackSignal, step);
-          out.event(
-            { event: 'rollbackRequested', workflowId: handle.workflowId },
-            `rollback requested for ${handle.workflowId} (by ${step.by})`,
-          );
+          const { said, outcome } = await steerBy('rollback', 'rollback requested for')(handle, step);
+          out.event({ event: 'rollbackRequested', workflowId: handle.workflowId, ...outcome }, said);
           if (options.wait) setExit(await followRollout(handle, out));
           return;
         }

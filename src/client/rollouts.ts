@@ -1,5 +1,5 @@
 /** Starting and finding rollouts. */
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { namePatternProblem } from '../activities/name-pattern';
 import { InvalidInputError } from '../shared';
 import {
@@ -9,7 +9,19 @@ import {
   parseRolloutInput as parseRolloutRequest,
   rolloutWorkflowId,
 } from '../shared/rollout';
-import type { rolloutImage } from '../workflows';
+import {
+  type SteeringOutcome,
+  type SteeringStep,
+  abortSignal,
+  abortUpdate,
+  pauseSignal,
+  pauseUpdate,
+  resumeSignal,
+  resumeUpdate,
+  rollbackSignal,
+  rollbackUpdate,
+  type rolloutImage,
+} from '../workflows';
 import { SearchAttributesMissingError, isMissingSearchAttribute } from './search-attributes';
 
 export type RolloutHandle = WorkflowHandle<typeof rolloutImage>;
@@ -70,4 +82,39 @@ export function rolloutSummary(rolloutId: string, request: RolloutRequest): stri
       ? `every catalog${request.catalogNamePattern ? ` matching /${request.catalogNamePattern}/` : ''}`
       : `${(request.catalogIds ?? request.waves?.flat() ?? []).length} catalogs`;
   return `${request.restoreRolloutId ? 'restore' : image} → ${targets} (rollout ${rolloutId}${request.dryRun ? ', dry run' : ''})`;
+}
+
+export type SteeringName = 'pause' | 'resume' | 'abort' | 'rollback';
+
+const STEERING_UPDATES = {
+  pause: [pauseUpdate, pauseSignal],
+  resume: [resumeUpdate, resumeSignal],
+  abort: [abortUpdate, abortSignal],
+  rollback: [rollbackUpdate, rollbackSignal],
+} as const;
+
+/** The rollout refused a steering request: its validator's reason, for the operator. */
+export class SteeringRefusedError extends Error {
+  override name = 'SteeringRefusedError';
+}
+
+/**
+ * Steers a running rollout through the update of that name, which checks the request against the rollout's state and
+ * answers where it stands; a rollout of a release without the updates gets the signal instead (answer `undefined`).
+ */
+export async function steerRollout(
+  handle: RolloutHandle,
+  action: SteeringName,
+  step: SteeringStep,
+): Promise<SteeringOutcome | undefined> {
+  const [update, signal] = STEERING_UPDATES[action];
+  try {
+    return await handle.executeUpdate(update, { args: [step] });
+  } catch (error) {
+    if (!(error instanceof WorkflowUpdateFailedError)) throw error;
+    const reason = (error.cause as Error | undefined)?.message ?? error.message;
+    if (!/no registered handler/i.test(reason)) throw new SteeringRefusedError(reason, { cause: error });
+    await handle.signal(signal, step);
+    return undefined;
+  }
 }

@@ -2,6 +2,7 @@ import { defineQuery, defineSignal, defineUpdate, setHandler } from '@temporalio
 import {
   type ProgressPageRequest,
   ROLLOUT_LIMITS,
+  type RolloutPhase,
   type RolloutProgress,
   type SteeringAction,
   progressPage,
@@ -16,12 +17,27 @@ export interface SteeringStep {
   by?: string;
   reason?: string;
 }
+/** What a steering update answers: where the rollout stands once the request is taken. */
+export interface SteeringOutcome {
+  phase: RolloutPhase;
+  paused: boolean;
+  /** Aborted or rolling back: it starts no more catalogs and ends once those in flight are done. */
+  stopping: boolean;
+  rollbackRequested: boolean;
+}
+
+// Steering is an update (validated, answered with the outcome) and, for senders of earlier releases, a signal of the
+// same name; Temporal keeps the two kinds of handler apart.
 /** Finish the catalogs in flight, start no new ones until `resume`. */
+export const pauseUpdate = defineUpdate<SteeringOutcome, [SteeringStep]>('pause');
+export const resumeUpdate = defineUpdate<SteeringOutcome, [SteeringStep]>('resume');
+/** Start no more catalogs; those in flight are watched to the end and reported. */
+export const abortUpdate = defineUpdate<SteeringOutcome, [SteeringStep]>('abort');
+/** Abort, then return the catalogs this rollout moved to the image each had before. */
+export const rollbackUpdate = defineUpdate<SteeringOutcome, [SteeringStep]>('rollback');
 export const pauseSignal = defineSignal<[SteeringStep?]>('pause');
 export const resumeSignal = defineSignal<[SteeringStep?]>('resume');
-/** Start no more catalogs; those in flight are watched to the end and reported. */
 export const abortSignal = defineSignal<[SteeringStep?]>('abort');
-/** Abort, then return the catalogs this rollout moved to the image each had before. */
 export const rollbackSignal = defineSignal<[SteeringStep?]>('rollback');
 /** Let the wave that waits for approval start; records who approved. */
 export const approveUpdate = defineUpdate<{ wave: number; approvedBy: string }, [{ by: string; comment?: string }]>(
@@ -47,31 +63,80 @@ export function handleRolloutMessages(run: RolloutRun): void {
       steering.splice(0, steering.length - ROLLOUT_LIMITS.steeringKept);
   };
   setHandler(progressQuery, (page) => progressPage(progress, page));
-  setHandler(pauseSignal, (step) => {
-    progress.paused = true;
-    record('pause', step);
+  const steer: Record<Exclude<SteeringAction, 'approve'>, (step: SteeringStep | undefined) => void> = {
+    pause: (step) => {
+      progress.paused = true;
+      record('pause', step);
+    },
+    resume: (step) => {
+      progress.paused = false;
+      record('resume', step);
+    },
+    abort: (step) => {
+      record('abort', step);
+      run.aborted = true;
+      progress.reason ??= truncateText(
+        `aborted by ${said(step?.by, 'an operator')}${step?.reason ? `: ${step.reason}` : ''}`,
+        reasonChars,
+      );
+    },
+    rollback: (step) => {
+      record('rollback', step);
+      run.aborted = true;
+      run.rollbackRequested = true;
+      progress.reason ??= truncateText(
+        `rollback requested by ${said(step?.by, 'an operator')}${step?.reason ? `: ${step.reason}` : ''}`,
+        reasonChars,
+      );
+    },
+  };
+  const outcome = (): SteeringOutcome => ({
+    phase: progress.phase,
+    paused: progress.paused,
+    stopping: run.aborted,
+    rollbackRequested: run.rollbackRequested,
   });
-  setHandler(resumeSignal, (step) => {
-    progress.paused = false;
-    record('resume', step);
-  });
-  setHandler(abortSignal, (details) => {
-    record('abort', details);
-    run.aborted = true;
-    progress.reason ??= truncateText(
-      `aborted by ${said(details?.by, 'an operator')}${details?.reason ? `: ${details.reason}` : ''}`,
-      reasonChars,
+  /** ` (by alice at …)`: who took the last of these actions, for a refusal's reason. */
+  const since = (...actions: SteeringAction[]) => {
+    const last = [...(progress.steering ?? [])].reverse().find((step) => actions.includes(step.action));
+    return last ? ` (by ${last.by} at ${last.at})` : '';
+  };
+  const steeringUpdates = [
+    [pauseUpdate, steer.pause, () => (progress.paused ? `it is already paused${since('pause')}` : undefined)],
+    [resumeUpdate, steer.resume, () => (progress.paused ? undefined : 'it is not paused')],
+    [abortUpdate, steer.abort, () => (run.aborted ? `it is already stopping${since('abort', 'rollback')}` : undefined)],
+    [
+      rollbackUpdate,
+      steer.rollback,
+      () =>
+        progress.dryRun
+          ? 'a dry run moved nothing'
+          : run.rollbackRequested
+            ? `a rollback was already requested${since('rollback')}`
+            : undefined,
+    ],
+  ] as const;
+  for (const [update, apply, refusal] of steeringUpdates) {
+    setHandler(
+      update,
+      (step) => {
+        apply(step);
+        return outcome();
+      },
+      {
+        validator: (step) => {
+          checkSteeringStep(step);
+          if (ENDED.has(progress.phase)) throw new Error(`the rollout is ${progress.phase}: nothing to ${update.name}`);
+          const reason = refusal();
+          if (reason) throw new Error(`cannot ${update.name}: ${reason}`);
+        },
+      },
     );
-  });
-  setHandler(rollbackSignal, (details) => {
-    record('rollback', details);
-    run.aborted = true;
-    run.rollbackRequested = true;
-    progress.reason ??= truncateText(
-      `rollback requested by ${said(details?.by, 'an operator')}${details?.reason ? `: ${details.reason}` : ''}`,
-      reasonChars,
-    );
-  });
+  }
+  setHandler(pauseSignal, steer.pause);
+  setHandler(resumeSignal, steer.resume);
+  setHandler(abortSignal, steer.abort);
+  setHandler(rollbackSignal, steer.rollback);
   setHandler(
     approveUpdate,
     ({ by, comment }) => {
@@ -92,11 +157,20 @@ export function handleRolloutMessages(run: RolloutRun): void {
       validator: ({ by, comment }) => {
         if (progress.phase !== 'awaitingApproval')
           throw new Error(`nothing awaits approval: the rollout is ${progress.phase}`);
-        if (typeof by !== 'string' || !by.trim()) throw new Error('say who approves');
-        if (by.length > reasonChars || (comment?.length ?? 0) > reasonChars) {
-          throw new Error(`the approver's name and comment are at most ${reasonChars} characters each`);
-        }
+        checkSteeringStep({ by, reason: comment });
       },
     },
   );
+}
+
+/** Phases in which the rollout takes no more steering: it has ended, or only finishes its last steps. */
+const ENDED: ReadonlySet<RolloutPhase> = new Set(['completed', 'halted', 'aborted', 'rollingBack', 'planned']);
+
+/** A steering update's argument: who (required) and why, each bounded. */
+function checkSteeringStep(step: SteeringStep | undefined): void {
+  if (typeof step?.by !== 'string' || !step.by.trim()) throw new Error('say who does it: { "by": "…", "reason": "…" }');
+  if (step.reason !== undefined && typeof step.reason !== 'string') throw new Error('the reason is text');
+  if (step.by.length > reasonChars || (step.reason?.length ?? 0) > reasonChars) {
+    throw new Error(`the name and the reason are at most ${reasonChars} characters each`);
+  }
 }

@@ -27,12 +27,18 @@ import { HEALTH_GATES_PATCH, gateWave } from './rollout-health';
 import { rollBack, runWave } from './rollout-waves';
 
 export {
+  type SteeringOutcome,
+  type SteeringStep,
   abortSignal,
+  abortUpdate,
   approveUpdate,
   pauseSignal,
+  pauseUpdate,
   progressQuery,
   resumeSignal,
+  resumeUpdate,
   rollbackSignal,
+  rollbackUpdate,
 } from './rollout-messages';
 export type { RolloutCheckpoint } from './rollout-run';
 
