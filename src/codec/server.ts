@@ -62,11 +62,11 @@ export async function startCodecServer(options: CodecServerOptions): Promise<Cod
       const status = error instanceof HttpError ? error.status : 400;
       if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer');
       if (!res.headersSent) {
+        // A body cut short is not drained: the connection goes once the answer is out.
+        if (status === 413) res.setHeader('connection', 'close');
         res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
         res.end(JSON.stringify({ error: (error as Error).message }));
       }
-      // A body cut short is not drained: the connection goes.
-      if (status === 413) req.destroy();
     });
   });
 
