@@ -20,7 +20,7 @@ import {
 import { findTemporalCli } from '../src/dev/local-temporal';
 import { catalogUpdateWorkflowId } from '../src/shared';
 import { SEED_IDS } from '../src/simulator';
-import { startCatalogUpdate } from '../src/client';
+import { recordedInput, startCatalogUpdate } from '../src/client';
 import { failureOf, jsonLines, quietTemporalLogs, runStarter, startStack, type TestStack } from './helpers';
 
 quietTemporalLogs();
@@ -128,6 +128,51 @@ describe('payload encryption, end to end against a dev server, the simulator, th
     assert.ok(!history.includes(FAILURE_TEXT), 'the failure message is in the history in plaintext');
     assert.ok(!history.includes('ErrorMasterImageProvisioningFailed'), 'the sub-state is in plaintext');
     assert.match(history, /Encoded failure/);
+  });
+
+  test('retry starts a failed update again from its encrypted recorded input', async () => {
+    const workflowId = catalogUpdateWorkflowId(catalogs.hr);
+    // The administrator fixed the catalog in Citrix Cloud.
+    stack.simulator.patchCatalog(catalogs.hr, { state: 'Active', subState: null, warnings: [] });
+    const retried = await runStarter(['retry', workflowId, '--json'], starterEnv());
+    assert.equal(retried.code, 0, retried.stderr);
+    const handle = stack.env.client.workflow.getHandle(workflowId);
+    assert.match((await handle.result()).outcome, /imageAssigned|updated/);
+    const { events } = await plainClient.workflow.getHandle(workflowId).fetchHistory();
+    const input = events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+    assert.equal(Buffer.from(input.metadata!.encoding!).toString(), ENCRYPTED_ENCODING);
+    const decoded = (await recordedInput(stack.env.client, workflowId)) as { catalogId: string; imageId: string };
+    assert.deepEqual([decoded.catalogId, decoded.imageId], [catalogs.hr, images.win11Nov]);
+  });
+
+  test('a schedule made by the CLI keeps its rollout encrypted, and describe reads it back', async () => {
+    const created = await runStarter(
+      ['schedule', 'create', '--no-health-gate', '--id', 'encrypted-tuesday', '--cron', '0 3 * * 3'].concat([
+        '--image',
+        images.win11Nov,
+        '--catalogs',
+        catalogs.legal,
+        '--json',
+      ]),
+      starterEnv(),
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const described = await runStarter(['schedule', 'describe', 'encrypted-tuesday'], starterEnv());
+    assert.equal(described.code, 0, described.stderr);
+    assert.match(described.stdout, new RegExp(images.win11Nov));
+    assert.match(described.stdout, /0 3 \* \* 3/);
+    assert.match(described.stdout, /1 catalogs/);
+    const raw = await stack.env.connection.workflowService.describeSchedule({
+      namespace: 'default',
+      scheduleId: 'encrypted-tuesday',
+    });
+    const args = raw.schedule!.action!.startWorkflow!.input!.payloads!;
+    assert.ok(args.length > 0);
+    for (const payload of args) {
+      assert.equal(Buffer.from(payload.metadata!.encoding!).toString(), ENCRYPTED_ENCODING);
+      assert.ok(!Buffer.from(payload.data!).includes(catalogs.legal), 'the rollout input is ciphertext');
+    }
+    assert.equal((await runStarter(['schedule', 'delete', 'encrypted-tuesday'], starterEnv())).code, 0);
   });
 
   test('the codec server decodes a history for `temporal workflow show`', async (t) => {
