@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -9,9 +9,11 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
 import {
   CodecKeyRing,
   createDataConverter,
+  ENCODING_FAILURE_CONVERTER_PATH,
   ENCRYPTED_ENCODING,
   EncryptionCodec,
   startCodecServer,
@@ -21,7 +23,15 @@ import { findTemporalCli } from '../src/dev/local-temporal';
 import { catalogUpdateWorkflowId } from '../src/shared';
 import { SEED_IDS } from '../src/simulator';
 import { recordedInput, startCatalogUpdate } from '../src/client';
-import { failureOf, jsonLines, quietTemporalLogs, runStarter, startStack, type TestStack } from './helpers';
+import {
+  failureOf,
+  jsonLines,
+  quietTemporalLogs,
+  runStarter,
+  startStack,
+  workflowBundle,
+  type TestStack,
+} from './helpers';
 
 quietTemporalLogs();
 
@@ -47,6 +57,8 @@ describe('payload encryption, end to end against a dev server, the simulator, th
   let dir: string;
   let keysFileA: string;
   let codecServer: CodecServer;
+  /** The first test's `history export`, as the CLI wrote it. */
+  let exportedHistory = '';
   /** A client without the codec: what anyone who can read the namespace sees. */
   let plainClient: Client;
   const starterEnv = () => ({
@@ -97,6 +109,7 @@ describe('payload encryption, end to end against a dev server, the simulator, th
     const workflowId = catalogUpdateWorkflowId(catalogs.finance);
     const exported = await runStarter(['history', 'export', workflowId], starterEnv());
     assert.equal(exported.code, 0, exported.stderr);
+    exportedHistory = exported.stdout;
     const plain = historyToJSON(await plainClient.workflow.getHandle(workflowId).fetchHistory());
     for (const history of [exported.stdout, plain]) {
       for (const secret of [CATALOG_NAME, IMAGE_NAME, WARNING_TEXT]) {
@@ -109,6 +122,14 @@ describe('payload encryption, end to end against a dev server, the simulator, th
     const status = await runStarter(['status', workflowId, '--json'], starterEnv());
     assert.equal(status.code, 0, status.stderr);
     assert.match(status.stdout, new RegExp(CATALOG_NAME));
+  });
+
+  test('an exported encrypted history replays with the keys, and not without them', async () => {
+    assert.ok(exportedHistory, 'the first test exported a history');
+    const history = JSON.parse(exportedHistory) as unknown;
+    const bundle = await workflowBundle(ENCODING_FAILURE_CONVERTER_PATH);
+    await Worker.runReplayHistory({ workflowBundle: bundle, dataConverter: createDataConverter(ringA) }, history);
+    await assert.rejects(Worker.runReplayHistory({ workflowBundle: bundle }, history));
   });
 
   test("a failure's message is encrypted in the history and readable with the keys", async () => {
