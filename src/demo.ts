@@ -4,6 +4,7 @@
  */
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { CitrixClient } from './citrix';
+import { CODEC_KEYS_VARIABLE, createDataConverter, readCodecKeyFile } from './codec';
 import { SEED_IDS, startSimulator } from './simulator';
 import { type CatalogUpdateResult, type CatalogUpdateStatus } from './shared';
 import { startCatalogUpdate, watchWorkflow } from './client';
@@ -18,8 +19,11 @@ async function main(): Promise<number> {
   const startedAt = Date.now();
   // The progress lines are the demo's output; the SDK's own start-up chatter is not.
   Runtime.install({ logger: new DefaultLogger('WARN') });
+  const keysFile = process.env[CODEC_KEYS_VARIABLE];
+  // With the worker's key file, the demo's payloads are encrypted as production's would be.
+  const dataConverter = createDataConverter(keysFile ? readCodecKeyFile(keysFile, CODEC_KEYS_VARIABLE) : undefined);
   console.log('Starting a local Temporal dev server…');
-  const temporal = await startLocalTemporal();
+  const temporal = await startLocalTemporal({ dataConverter });
   const simulator = await startSimulator({ updateDurationMs: 15_000, acceptLagMs: 1_500 });
   console.log(`Citrix Catalog Service simulator on ${simulator.baseUrl}`);
   const citrix = new CitrixClient(simulator.clientOptions());
@@ -31,6 +35,7 @@ async function main(): Promise<number> {
       postRetrySettleMs: 3_000,
       // A demo is watched: report progress every couple of seconds rather than once a minute.
       progressReportIntervalMs: 2_000,
+      dataConverter,
     });
     const result = await worker.runUntil(async () => {
       const { handle } = await startCatalogUpdate(temporal.client, TASK_QUEUE, {

@@ -1,5 +1,6 @@
 import { Runtime, type Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { CitrixClient, SecretRedactor } from './citrix';
+import { createDataConverter } from './codec/data-converter';
 import { ConfigError, SECRET_VARIABLES, loadWorkerConfig, secretsOf, type WorkerConfig } from './config';
 import {
   createJsonLogger,
@@ -50,6 +51,12 @@ async function main(): Promise<void> {
   const log = Runtime.instance().logger;
   if (config.temporal.apiKey && config.temporal.tls === false) {
     log.warn('TEMPORAL_TLS=false: the Temporal API key is sent without TLS; do this only to a trusted local proxy');
+  }
+  if (config.temporal.payloadCodecKeys && config.workflowBundlePath) {
+    log.warn(
+      'PAYLOAD_CODEC_KEYS_FILE with WORKFLOW_BUNDLE_PATH: payloads and activity failures are encrypted, but failures ' +
+        'raised in workflow code keep their messages in plaintext unless the bundle was built with encoded failures',
+    );
   }
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
   let worker: Worker | undefined;
@@ -111,6 +118,7 @@ async function main(): Promise<void> {
       webhookUrl: config.rolloutWebhookUrl,
       analysisUrl: config.rolloutAnalysisUrl,
       metrics,
+      dataConverter: createDataConverter(config.temporal.payloadCodecKeys),
     });
     const running = worker.run();
     log.info('worker started', {
@@ -121,6 +129,12 @@ async function main(): Promise<void> {
       apiKey: config.temporal.apiKey ? 'set' : 'unset',
       citrixApi: citrix.apiBaseUrl,
       prebuiltBundle: Boolean(config.workflowBundlePath),
+      payloadEncryption: config.temporal.payloadCodecKeys
+        ? {
+            encryptingKeyId: config.temporal.payloadCodecKeys.encryptingKeyId,
+            keyIds: config.temporal.payloadCodecKeys.keyIds,
+          }
+        : 'off',
       metrics: config.metricsBindAddress ? `http://${config.metricsBindAddress}/metrics` : 'off',
       health: health?.url ?? 'off',
       nodeEnv: process.env.NODE_ENV ?? 'development',

@@ -1,4 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
+import { createDataConverter } from '../codec/data-converter';
 import type { TemporalConfig } from '../config';
 
 export class TemporalUnreachableError extends Error {
@@ -22,11 +23,18 @@ export function connectionOptions(config: TemporalConfig) {
   return { address: config.address, tls: config.tls, apiKey: config.apiKey };
 }
 
-/** A client for the starter and other tools; fails fast with an actionable message when the server is not there. */
+/**
+ * A client for the starter and other tools, with the worker's data converter (payload encryption when keys are set);
+ * fails fast with an actionable message when the server is not there.
+ */
 export async function connectClient(config: TemporalConfig): Promise<Client> {
   try {
     const connection = await Connection.connect({ ...connectionOptions(config), connectTimeout: '5 seconds' });
-    return new Client({ connection, namespace: config.namespace });
+    return new Client({
+      connection,
+      namespace: config.namespace,
+      dataConverter: createDataConverter(config.payloadCodecKeys),
+    });
   } catch (error) {
     throw new TemporalUnreachableError(config.address, error, Boolean(config.tls || config.apiKey));
   }

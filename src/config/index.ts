@@ -9,6 +9,7 @@ import {
   isGuid,
   outboundUrlProblem,
 } from '../citrix';
+import { CODEC_KEYS_VARIABLE, type CodecKeyRing, readCodecKeyFile } from '../codec/keys';
 import { parseBindAddress } from '../observability/health';
 import { DEFAULT_TASK_QUEUE } from '../shared';
 import { HOUR } from '../shared/time';
@@ -110,6 +111,7 @@ const temporalEnvSchema = z.object({
   TEMPORAL_TLS_KEY_PATH: optionalString,
   TEMPORAL_TLS_SERVER_CA_PATH: optionalString,
   TEMPORAL_TLS_SERVER_NAME: optionalString,
+  [CODEC_KEYS_VARIABLE]: optionalString,
 });
 
 const citrixEnvSchema = z.object({
@@ -176,6 +178,8 @@ export interface TemporalConfig {
   taskQueue: string;
   apiKey?: string;
   tls?: TLSConfig | boolean;
+  /** Payload encryption keys (`PAYLOAD_CODEC_KEYS_FILE`); payloads are plaintext without them. */
+  payloadCodecKeys?: CodecKeyRing;
 }
 
 export interface CitrixConfig {
@@ -213,6 +217,7 @@ export function secretsOf(config: WorkerConfig): string[] {
     config.temporal.apiKey,
     config.rolloutWebhookUrl,
     config.rolloutAnalysisUrl,
+    ...(config.temporal.payloadCodecKeys?.secrets() ?? []),
   ].filter((secret): secret is string => Boolean(secret));
 }
 
@@ -244,6 +249,14 @@ function parseTemporal(env: Env, problems: string[]): TemporalConfig | undefined
     taskQueue: e.TEMPORAL_TASK_QUEUE,
   };
   if (e.TEMPORAL_API_KEY) config.apiKey = e.TEMPORAL_API_KEY;
+  const keysFile = e[CODEC_KEYS_VARIABLE];
+  if (keysFile) {
+    try {
+      config.payloadCodecKeys = readCodecKeyFile(keysFile, CODEC_KEYS_VARIABLE);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
   if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
     problems.push('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS needs both)');
   }
@@ -358,4 +371,59 @@ export function workerConfigVariables(): string[] {
     ...Object.keys(workerEnvSchema.shape),
     ...SECRET_VARIABLES.map((name) => `${name}_FILE`),
   ];
+}
+
+export interface CodecServerConfig {
+  keys: CodecKeyRing;
+  host: string;
+  port: number;
+  /** Checked on every request as `Authorization: Bearer <token>`. */
+  authToken?: string;
+  corsOrigins: string[];
+}
+
+/** The codec server's settings: the worker's key file, where to listen, who may call it. */
+export function loadCodecServerConfig(rawEnv: Env = process.env): CodecServerConfig {
+  const problems: string[] = [];
+  const env = withSecretFiles(rawEnv, ['CODEC_SERVER_AUTH_TOKEN'], problems);
+  let keys: CodecKeyRing | undefined;
+  const keysFile = env[CODEC_KEYS_VARIABLE];
+  if (!keysFile) problems.push(`${CODEC_KEYS_VARIABLE} is required: the file of keyId=base64key lines the worker uses`);
+  else {
+    try {
+      keys = readCodecKeyFile(keysFile, CODEC_KEYS_VARIABLE);
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+  }
+  let bind = { host: '127.0.0.1', port: 8888 };
+  if (env.CODEC_SERVER_BIND_ADDRESS) {
+    try {
+      bind = parseBindAddress(env.CODEC_SERVER_BIND_ADDRESS);
+    } catch {
+      problems.push('CODEC_SERVER_BIND_ADDRESS must be host:port (for example 127.0.0.1:8888)');
+    }
+  }
+  const authToken = env.CODEC_SERVER_AUTH_TOKEN || undefined;
+  if (!authToken && !isLoopbackHost(bind.host)) {
+    problems.push(
+      `CODEC_SERVER_BIND_ADDRESS=${env.CODEC_SERVER_BIND_ADDRESS} is reachable from other hosts: ` +
+        'set CODEC_SERVER_AUTH_TOKEN_FILE, or anyone who reaches it can decrypt',
+    );
+  }
+  const corsOrigins = (env.CODEC_SERVER_CORS_ORIGIN ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (!/^https?:\/\/[^/]+$/.test(origin)) {
+      problems.push(`CODEC_SERVER_CORS_ORIGIN: "${origin}" is not an origin such as http://localhost:8233`);
+    }
+  }
+  if (problems.length || !keys) throw new ConfigError(problems);
+  return { keys, ...bind, authToken, corsOrigins };
+}
+
+function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

@@ -2,6 +2,7 @@
  * Throwaway local Temporal servers for the demo, the tests and the benchmark: never used by the worker in production.
  */
 import { accessSync, constants } from 'node:fs';
+import type { DataConverter } from '@temporalio/common';
 import { delimiter, join } from 'node:path';
 import { SearchAttributes } from '../shared/rollout';
 
@@ -33,7 +34,9 @@ function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
  * A throwaway local Temporal server for the demo and tests: the installed Temporal CLI when there is one (it cannot be
  * downloaded everywhere), else the SDK's own download of it.
  */
-export async function startLocalTemporal(options: { port?: number; extraArgs?: string[]; dbFilename?: string } = {}) {
+export async function startLocalTemporal(
+  options: { port?: number; extraArgs?: string[]; dbFilename?: string; dataConverter?: DataConverter } = {},
+) {
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const cli = findTemporalCli();
   return TestWorkflowEnvironment.createLocal({
@@ -45,6 +48,7 @@ export async function startLocalTemporal(options: { port?: number; extraArgs?: s
       extraArgs: options.extraArgs,
       searchAttributes: Object.values(SearchAttributes),
     },
+    client: { dataConverter: options.dataConverter },
   });
 }
 

@@ -1,4 +1,5 @@
 /** The worker of the catalog workflows and the Citrix activities on one task queue, as production and tests run it. */
+import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { CitrixClient } from '../citrix';
@@ -38,6 +39,12 @@ export interface CatalogWorkerOptions {
   analysisTimeoutMs?: number;
   /** @default metrics on the installed Temporal runtime's meter */
   metrics?: WorkerMetrics;
+  /**
+   * `createDataConverter(keys)` for payload encryption; clients need the same. Its failure converter reaches workflow
+   * code only when the worker bundles it (a prebuilt bundle carries the one it was built with).
+   * @default Temporal's default: plaintext payloads
+   */
+  dataConverter?: DataConverter;
 }
 
 /** Registers the catalog workflows and the Citrix activities on one task queue. */
@@ -47,6 +54,7 @@ export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Work
     connection: options.connection,
     namespace: options.namespace ?? 'default',
     taskQueue: options.taskQueue,
+    dataConverter: options.dataConverter,
     ...(options.workflowBundle
       ? { workflowBundle: options.workflowBundle }
       : { workflowsPath: require.resolve('../workflows') }),

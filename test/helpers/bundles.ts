@@ -12,10 +12,18 @@ const quietLogger = {
   error() {},
 };
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** Bundling takes about a second: do it once per test file. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
+const bundles = new Map<string | undefined, Promise<WorkflowBundleWithSourceMap>>();
+/** Bundling takes about a second: do it once per test file (and failure converter, for encrypted failures). */
+export function workflowBundle(failureConverterPath?: string): Promise<WorkflowBundleWithSourceMap> {
+  let bundle = bundles.get(failureConverterPath);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath: require.resolve('../../src/workflows'),
+      failureConverterPath,
+      logger: quietLogger,
+    });
+    bundles.set(failureConverterPath, bundle);
+  }
   return bundle;
 }
 

@@ -1,3 +1,4 @@
+import type { DataConverter } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import type { CitrixClient } from '../../src/citrix';
@@ -50,6 +51,8 @@ export interface StackOptions {
   citrix?: CitrixSettings;
   /** In-process workers on other task queues, such as one whose Citrix client has the wrong secret. */
   moreWorkers?: WorkerSpec[];
+  /** The data converter of the stack's client and workers (`createDataConverter(keys)` for encrypted payloads). */
+  dataConverter?: DataConverter;
 }
 
 /** A real Temporal server, the simulator and in-process workers: what most tests need, started in parallel. */
@@ -57,9 +60,9 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
   const [server, sim, built] = await Promise.allSettled([
     options.server === 'timeSkipping'
       ? startTimeSkippingTemporal()
-      : startLocalTemporal({ port: options.port, extraArgs: options.serverArgs }),
+      : startLocalTemporal({ port: options.port, extraArgs: options.serverArgs, dataConverter: options.dataConverter }),
     startSimulator(options.simulator),
-    workflowBundle(),
+    workflowBundle(options.dataConverter?.failureConverterPath),
   ]);
   if (server.status === 'rejected' || sim.status === 'rejected' || built.status === 'rejected') {
     if (server.status === 'fulfilled') await server.value.teardown();
@@ -94,6 +97,7 @@ export async function startStack(options: StackOptions): Promise<TestStack> {
         citrix: client,
         postRetrySettleMs: 1_000,
         workflowBundle: bundle,
+        dataConverter: options.dataConverter,
         ...(options.worker || {}),
         ...spec.worker,
       });

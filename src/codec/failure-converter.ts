@@ -1,0 +1,8 @@
+/**
+ * The failure converter of workers and clients when payloads are encrypted: a failure's message and stack trace move
+ * into a payload, which the codec then encrypts. The worker bundles this module into the workflow sandbox (workflow
+ * failures are converted there), so it imports nothing but `@temporalio/common`.
+ */
+import { DefaultFailureConverter } from '@temporalio/common';
+
+export const failureConverter = new DefaultFailureConverter({ encodeCommonAttributes: true });
