@@ -5,6 +5,7 @@ import { catalogUpdateWorkflowId } from '../src/shared';
 import { progressQuery } from '../src/workflows';
 import {
   acceptedPosts,
+  commandSummaries,
   citrixEnvFor,
   eventually,
   quietTemporalLogs,
@@ -178,6 +179,8 @@ describe('the CLI tells an operator what really happened', () => {
         [catalogs.hr, catalogs.engineering].join(','),
         '--approval',
         'afterCanary',
+        '--bake',
+        '1s',
         '--poll-interval',
         '1s',
         '--wait',
@@ -204,6 +207,18 @@ describe('the CLI tells an operator what really happened', () => {
     const end = await watcher.exit();
     assert.equal(end.code, 0, end.stderr);
     assert.equal(jsonLines(end.stdout).at(-1)!.phase, 'completed');
+    // What the UI shows beside each activity and timer: what it does, to which catalog, for how long.
+    const rolloutSteps = await commandSummaries(stack.env.client, 'rollout-steered');
+    assert.equal(rolloutSteps[0], 'resolveRolloutTargets: resolve the image and the catalogs');
+    assert.ok(rolloutSteps.includes('timer: bake 1s after wave 1'), rolloutSteps.join('\n'));
+    assert.deepEqual(
+      [...new Set(await commandSummaries(stack.env.client, catalogUpdateWorkflowId(catalogs.engineering)))],
+      [
+        `validateCatalogUpdate: validate catalog ${catalogs.engineering} for image ${images.win11Nov}`,
+        'postImageUpdate: post image Win11 24H2 November to Engineering',
+        'pollCatalogUpdate: poll catalog Engineering',
+      ],
+    );
 
     const status = JSON.parse((await cli('rollout', 'status', 'steered', '--json')).stdout);
     const steering = (status.steering as Array<Record<string, string>>).map(({ action, by, reason }) => ({
