@@ -474,6 +474,50 @@ describe('the CLI tells an operator what really happened', () => {
     assert.equal((await cli('schedule', 'delete', 'patch-tuesday')).code, 0);
   });
 
+  test('a scheduled rollout that fails pauses its schedule, unless created with --no-pause-on-failure', async () => {
+    const create = (id: string, ...flags: string[]) =>
+      cli(
+        'schedule',
+        'create',
+        '--no-health-gate',
+        '--id',
+        id,
+        '--cron',
+        '0 3 1 1 *',
+        '--image',
+        images.importing,
+        '--catalogs',
+        catalogs.legal,
+        ...flags,
+      );
+    const describeJson = async (id: string) => JSON.parse((await cli('schedule', 'describe', id, '--json')).stdout);
+    for (const [id, flags] of [
+      ['fails-pauses', []],
+      ['fails-repeats', ['--no-pause-on-failure']],
+    ] as const) {
+      const created = await create(id, ...flags);
+      assert.equal(created.code, 0, created.stderr);
+      assert.equal((await cli('schedule', 'trigger', id)).code, 0);
+    }
+    assert.equal((await describeJson('fails-pauses')).pauseOnFailure, true, 'pausing is the default');
+    await eventually(async () => (await describeJson('fails-pauses')).paused || undefined, 60_000, 'paused');
+    const described = await cli('schedule', 'describe', 'fails-pauses');
+    assert.match(described.stdout, /on failure\s+pauses/);
+
+    const repeats = await describeJson('fails-repeats');
+    assert.equal(repeats.pauseOnFailure, false);
+    await eventually(
+      async () => (await describeJson('fails-repeats')).recentRuns.length > 0 || undefined,
+      60_000,
+      'the run recorded',
+    );
+    const [run] = (await describeJson('fails-repeats')).recentRuns as Array<{ workflowId: string }>;
+    const failed = stack.env.client.workflow.getHandle(run!.workflowId).result();
+    await assert.rejects(failed, 'the scheduled rollout failed');
+    assert.equal((await describeJson('fails-repeats')).paused, false, 'it keeps its calendar');
+    for (const id of ['fails-pauses', 'fails-repeats']) assert.equal((await cli('schedule', 'delete', id)).code, 0);
+  });
+
   test('catalogs shows each catalog with its current image', async () => {
     const run = await runStarter(['catalogs'], { ...env(), ...citrixEnvFor(simulator) });
     assert.equal(run.code, 0, run.stderr);
