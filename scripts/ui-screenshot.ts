@@ -82,7 +82,7 @@ async function main(): Promise<void> {
         if (progress.phase === 'awaitingApproval') break;
         await new Promise((done) => setTimeout(done, 500));
       }
-      const page = await browser.newPage({ viewport: { width: 1400, height: 640 } });
+      const page = await browser.newPage({ viewport: { width: 1400, height: 760 } });
       await page.goto(workflowUiUrl(uiPort, handle.workflowId, temporal.namespace));
       // UI 2.54 shows the summary and the current details on the workflow's "User Metadata" tab.
       await page.getByText('User Metadata', { exact: true }).first().click();

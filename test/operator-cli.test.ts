@@ -197,6 +197,11 @@ describe('the CLI tells an operator what really happened', () => {
     const handle = stack.env.client.workflow.getHandle('rollout-steered');
     const description = await handle.describe();
     assert.equal(await description.staticSummary(), `${images.win11Nov} → 2 catalogs (rollout steered)`);
+    assert.equal(
+      await description.staticDetails(),
+      'A canary of 1, then waves of 10, 5 catalogs at a time; approval after the canary.\n' +
+        'Bakes 1s after each wave.\nNo health gate.\nHalts past 0 failed catalogs.',
+    );
     const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
     assert.match(metadata.currentDetails, /\*\*awaitingApproval\*\* · wave 2\/2 · 1\/2 catalogs on the image/);
     assert.match(metadata.currentDetails, /waits for `rollout approve steered`/);
@@ -512,8 +517,11 @@ describe('the CLI tells an operator what really happened', () => {
       'the run recorded',
     );
     const [run] = (await describeJson('fails-repeats')).recentRuns as Array<{ workflowId: string }>;
-    const failed = stack.env.client.workflow.getHandle(run!.workflowId).result();
-    await assert.rejects(failed, 'the scheduled rollout failed');
+    const scheduledRun = stack.env.client.workflow.getHandle(run!.workflowId);
+    await assert.rejects(scheduledRun.result(), 'the scheduled rollout failed');
+    const shown = await scheduledRun.describe();
+    assert.match((await shown.staticSummary()) ?? '', /→ 1 catalogs \(rollout fails-repeats-<time>\)/);
+    assert.match((await shown.staticDetails()) ?? '', /A canary of 1, then waves of 10.*\nNo health gate\./);
     assert.equal((await describeJson('fails-repeats')).paused, false, 'it keeps its calendar');
     for (const id of ['fails-pauses', 'fails-repeats']) assert.equal((await cli('schedule', 'delete', id)).code, 0);
   });

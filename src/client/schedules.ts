@@ -1,7 +1,7 @@
 /** Rollouts on a calendar: Temporal Schedules that start `rolloutImage`. */
 import { type Client, ScheduleOverlapPolicy } from '@temporalio/client';
 import { type RolloutInput, SearchAttributes, rolloutWorkflowId } from '../shared/rollout';
-import { parseRolloutInput, rolloutSummary } from './rollouts';
+import { parseRolloutInput, rolloutDetails, rolloutSummary } from './rollouts';
 
 /**
  * Starts a scheduled rollout now, unless the schedule's last rollout still runs: a trigger keeps the schedule's
@@ -43,6 +43,7 @@ export async function createRolloutSchedule(client: Client, taskQueue: string, o
       workflowId: rolloutWorkflowId(options.scheduleId),
       args: [rollout],
       staticSummary: rolloutSummary(`${options.scheduleId}-<time>`, rollout),
+      staticDetails: rolloutDetails(rollout),
       // Each run carries its image as `rollout start` does, so that `list --image` and `rollout recall` find it.
       ...(rollout.imageId && { typedSearchAttributes: [{ key: SearchAttributes.ImageId, value: rollout.imageId }] }),
     },
