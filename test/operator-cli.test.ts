@@ -7,6 +7,7 @@ import { findTemporalCli } from '../src/dev/local-temporal';
 import { progressQuery, resumeSignal } from '../src/workflows';
 import {
   acceptedPosts,
+  commandSummaries,
   citrixEnvFor,
   eventually,
   quietTemporalLogs,
@@ -197,6 +198,8 @@ describe('the CLI tells an operator what really happened', () => {
         [catalogs.hr, catalogs.engineering].join(','),
         '--approval',
         'afterCanary',
+        '--bake',
+        '1s',
         '--poll-interval',
         '1s',
         '--wait',
@@ -213,6 +216,11 @@ describe('the CLI tells an operator what really happened', () => {
     const handle = stack.env.client.workflow.getHandle('rollout-steered');
     const description = await handle.describe();
     assert.equal(await description.staticSummary(), `${images.win11Nov} → 2 catalogs (rollout steered)`);
+    assert.equal(
+      await description.staticDetails(),
+      'A canary of 1, then waves of 10, 5 catalogs at a time; approval after the canary.\n' +
+        'Bakes 1s after each wave.\nNo health gate.\nHalts past 0 failed catalogs.',
+    );
     const metadata = await handle.query<{ currentDetails: string }>('__temporal_workflow_metadata');
     assert.match(metadata.currentDetails, /\*\*awaitingApproval\*\* · wave 2\/2 · 1\/2 catalogs on the image/);
     assert.match(metadata.currentDetails, /waits for `rollout approve steered`/);
@@ -223,6 +231,18 @@ describe('the CLI tells an operator what really happened', () => {
     const end = await watcher.exit();
     assert.equal(end.code, 0, end.stderr);
     assert.equal(jsonLines(end.stdout).at(-1)!.phase, 'completed');
+    // What the UI shows beside each activity and timer: what it does, to which catalog, for how long.
+    const rolloutSteps = await commandSummaries(stack.env.client, 'rollout-steered');
+    assert.equal(rolloutSteps[0], 'resolveRolloutTargets: resolve the image and the catalogs');
+    assert.ok(rolloutSteps.includes('timer: bake 1s after wave 1'), rolloutSteps.join('\n'));
+    assert.deepEqual(
+      [...new Set(await commandSummaries(stack.env.client, catalogUpdateWorkflowId(catalogs.engineering)))],
+      [
+        `validateCatalogUpdate: validate catalog ${catalogs.engineering} for image ${images.win11Nov}`,
+        'postImageUpdate: post image Win11 24H2 November to Engineering',
+        'pollCatalogUpdate: poll catalog Engineering',
+      ],
+    );
 
     const status = JSON.parse((await cli('rollout', 'status', 'steered', '--json')).stdout);
     const steering = (status.steering as Array<Record<string, string>>).map(({ action, by, reason }) => ({
@@ -526,6 +546,53 @@ describe('the CLI tells an operator what really happened', () => {
     assert.match(described.stdout, /1 catalogs/);
     assert.ok(described.stdout.trim().split('\n').length <= 12, described.stdout);
     assert.equal((await cli('schedule', 'delete', 'patch-tuesday')).code, 0);
+  });
+
+  test('a scheduled rollout that fails pauses its schedule, unless created with --no-pause-on-failure', async () => {
+    const create = (id: string, ...flags: string[]) =>
+      cli(
+        'schedule',
+        'create',
+        '--no-health-gate',
+        '--id',
+        id,
+        '--cron',
+        '0 3 1 1 *',
+        '--image',
+        images.importing,
+        '--catalogs',
+        catalogs.legal,
+        ...flags,
+      );
+    const describeJson = async (id: string) => JSON.parse((await cli('schedule', 'describe', id, '--json')).stdout);
+    for (const [id, flags] of [
+      ['fails-pauses', []],
+      ['fails-repeats', ['--no-pause-on-failure']],
+    ] as const) {
+      const created = await create(id, ...flags);
+      assert.equal(created.code, 0, created.stderr);
+      assert.equal((await cli('schedule', 'trigger', id)).code, 0);
+    }
+    assert.equal((await describeJson('fails-pauses')).pauseOnFailure, true, 'pausing is the default');
+    await eventually(async () => (await describeJson('fails-pauses')).paused || undefined, 60_000, 'paused');
+    const described = await cli('schedule', 'describe', 'fails-pauses');
+    assert.match(described.stdout, /on failure\s+pauses/);
+
+    const repeats = await describeJson('fails-repeats');
+    assert.equal(repeats.pauseOnFailure, false);
+    await eventually(
+      async () => (await describeJson('fails-repeats')).recentRuns.length > 0 || undefined,
+      60_000,
+      'the run recorded',
+    );
+    const [run] = (await describeJson('fails-repeats')).recentRuns as Array<{ workflowId: string }>;
+    const scheduledRun = stack.env.client.workflow.getHandle(run!.workflowId);
+    await assert.rejects(scheduledRun.result(), 'the scheduled rollout failed');
+    const shown = await scheduledRun.describe();
+    assert.match((await shown.staticSummary()) ?? '', /→ 1 catalogs \(rollout fails-repeats-<time>\)/);
+    assert.match((await shown.staticDetails()) ?? '', /A canary of 1, then waves of 10.*\nNo health gate\./);
+    assert.equal((await describeJson('fails-repeats')).paused, false, 'it keeps its calendar');
+    for (const id of ['fails-pauses', 'fails-repeats']) assert.equal((await cli('schedule', 'delete', id)).code, 0);
   });
 
   test('catalogs shows each catalog with its current image', async () => {

@@ -7,7 +7,6 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
@@ -25,7 +24,7 @@ import {
   type SimulatorSeed,
 } from '../../src/simulator';
 import { startCatalogUpdate } from '../../src/client';
-import { findTemporalCli, startTimeSkippingTemporal } from '../../src/dev/local-temporal';
+import { findTemporalCli, freeLoopbackPort, startTimeSkippingTemporal } from '../../src/dev/local-temporal';
 import { createCatalogWorker } from '../../src/worker';
 
 /* ---------------------------------------------------------------- options */
@@ -116,14 +115,6 @@ function findRoot(): string {
 const ROOT = findRoot();
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 const sleep = (msec: number) => new Promise((resolve) => setTimeout(resolve, msec));
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const heapFlags = (opt: Options) => (opt.workerHeapMb > 0 ? [`--max-old-space-size=${opt.workerHeapMb}`] : []);
 
@@ -379,7 +370,7 @@ async function main(): Promise<void> {
   // Temporal dev server, with the SQLite pragmas Temporal's own TypeScript CI uses.
   const cli = findTemporalCli();
   if (!cli) throw new Error('the Temporal CLI is not on PATH (or TEMPORAL_CLI_PATH)');
-  const [port, httpPort, metricsPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, httpPort, metricsPort] = [await freeLoopbackPort(), await freeLoopbackPort(), await freeLoopbackPort()];
   const address = `127.0.0.1:${port}`;
   const server = startProcess(
     'temporal',

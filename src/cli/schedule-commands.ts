@@ -20,7 +20,8 @@ export function addScheduleCommands(program: Command): void {
       .option('--time-zone <iana>', 'time zone of the cron expression, such as Europe/Berlin')
       .option('--image <id>', 'template image id')
       .option('--image-pattern <regex>', 'the newest Ready image whose name matches, resolved at each run')
-      .option('--note <text>', 'a note shown with the schedule'),
+      .option('--note <text>', 'a note shown with the schedule')
+      .option('--no-pause-on-failure', 'keep starting rollouts on the calendar after one failed (default: pause)'),
   )
     .option('--json', 'print JSON', false)
     .action(async (options, command: Command) => {
@@ -37,6 +38,7 @@ export function addScheduleCommands(program: Command): void {
           timeZone: options.timeZone,
           rollout: rolloutInput,
           note: options.note,
+          pauseOnFailure: options.pauseOnFailure,
         });
         out.event({ event: 'created', scheduleId: handle.scheduleId }, `created schedule ${handle.scheduleId}`);
       });
@@ -79,6 +81,7 @@ export function addScheduleCommands(program: Command): void {
             ['next runs', s.nextRuns.join(', ') || '-'],
             ['running', s.running.join(', ') || '-'],
             ['recent runs', s.recentRuns.map((r) => r.workflowId).join(', ') || '-'],
+            ['on failure', s.pauseOnFailure ? 'pauses (unpause once the cause is fixed)' : 'keeps running'],
             ['skipped', `${s.skippedOverlap} (a rollout still ran), ${s.missedCatchupWindow} (missed the window)`],
           ]),
         );

@@ -22,6 +22,7 @@ import {
   rollbackUpdate,
   type rolloutImage,
 } from '../workflows';
+import { formatDuration } from '../shared/time';
 import { SearchAttributesMissingError, isMissingSearchAttribute } from './search-attributes';
 
 export type RolloutHandle = WorkflowHandle<typeof rolloutImage>;
@@ -60,6 +61,7 @@ export async function startRollout(client: Client, taskQueue: string, input: Rol
       ],
       memo: { rolloutId, imageId: request.imageId ?? `newest matching /${request.imageNamePattern}/` },
       staticSummary: rolloutSummary(rolloutId, request),
+      staticDetails: rolloutDetails(request),
     });
   } catch (error) {
     if (isMissingSearchAttribute(error)) {
@@ -117,4 +119,32 @@ export async function steerRollout(
     await handle.signal(signal, step);
     return undefined;
   }
+}
+
+const APPROVALS: Record<RolloutRequest['approval'], string> = {
+  none: 'no approval',
+  afterCanary: 'approval after the canary',
+  everyWave: 'approval before every wave',
+};
+
+/** How the rollout goes, as the Temporal UI shows it under the summary: waves, approvals, bake time, gates. */
+export function rolloutDetails(request: RolloutRequest): string {
+  // planWaves' rule: a percentage wins, else the count, which defaults to one.
+  const canary = request.canaryPercent !== undefined ? `${request.canaryPercent} %` : String(request.canaryCount ?? 1);
+  const waves = request.waves
+    ? `${request.waves.length} explicit waves`
+    : canary === '0'
+      ? `Waves of ${request.batchSize}`
+      : `A canary of ${canary}, then waves of ${request.batchSize}`;
+  return [
+    `${request.dryRun ? 'Dry run: ' : ''}${waves}, ${request.maxParallel} catalogs at a time; ${APPROVALS[request.approval]}.`,
+    request.bakeTimeMs > 0 ? `Bakes ${formatDuration(request.bakeTimeMs)} after each wave.` : '',
+    request.healthGate
+      ? `Health gate: ${formatDuration(request.healthWaitMs)} to settle, ${request.minRegisteredPercent} % registered.`
+      : 'No health gate.',
+    `Halts past ${request.failureBudget} failed catalogs${request.rollbackOnHalt ? ', then rolls back' : ''}.`,
+    request.startAt ? `Starts at ${request.startAt}.` : '',
+  ]
+    .filter(Boolean)
+    .join('\n');
 }

@@ -1,7 +1,7 @@
 /** Rollouts on a calendar: Temporal Schedules that start `rolloutImage`. */
 import { type Client, ScheduleOverlapPolicy } from '@temporalio/client';
 import { type RolloutInput, SearchAttributes, rolloutWorkflowId } from '../shared/rollout';
-import { parseRolloutInput, rolloutSummary } from './rollouts';
+import { parseRolloutInput, rolloutDetails, rolloutSummary } from './rollouts';
 
 /**
  * Starts a scheduled rollout now, unless the schedule's last rollout still runs: a trigger keeps the schedule's
@@ -18,11 +18,17 @@ export interface ScheduleRolloutOptions {
   timeZone?: string;
   rollout: RolloutInput;
   note?: string;
+  /**
+   * Pause the schedule when one of its rollouts fails, so that a failed rollout does not repeat unattended on the next
+   * date; `schedule unpause` starts it again once the cause is fixed.
+   * @default true
+   */
+  pauseOnFailure?: boolean;
 }
 
 /**
  * A Temporal Schedule that starts a rollout on a calendar. The overlap policy skips a run while the previous one is
- * still going, so one schedule never runs two rollouts at once.
+ * still going, so one schedule never runs two rollouts at once; a failed run pauses the schedule unless asked not to.
  */
 export async function createRolloutSchedule(client: Client, taskQueue: string, options: ScheduleRolloutOptions) {
   const { rolloutId: _ignored, ...rollout } = parseRolloutInput({ ...options.rollout, rolloutId: undefined });
@@ -37,10 +43,15 @@ export async function createRolloutSchedule(client: Client, taskQueue: string, o
       workflowId: rolloutWorkflowId(options.scheduleId),
       args: [rollout],
       staticSummary: rolloutSummary(`${options.scheduleId}-<time>`, rollout),
+      staticDetails: rolloutDetails(rollout),
       // Each run carries its image as `rollout start` does, so that `list --image` and `rollout recall` find it.
       ...(rollout.imageId && { typedSearchAttributes: [{ key: SearchAttributes.ImageId, value: rollout.imageId }] }),
     },
-    policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+    policies: {
+      overlap: ScheduleOverlapPolicy.SKIP,
+      catchupWindow: '1 hour',
+      pauseOnFailure: options.pauseOnFailure ?? true,
+    },
     // The server keeps cron expressions only as calendars; the memo keeps them as the administrator wrote them.
     memo: { cron: options.cron, timeZone: options.timeZone },
     state: { note: options.note ?? `rollout of ${rollout.imageId ?? `/${rollout.imageNamePattern}/`}` },
@@ -52,6 +63,8 @@ export interface RolloutScheduleSummary {
   scheduleId: string;
   paused: boolean;
   note?: string;
+  /** Whether a failed rollout pauses the schedule. */
+  pauseOnFailure: boolean;
   cron: string[];
   timeZone?: string;
   /** What each run rolls out: the image (or pattern) and which catalogs. */
@@ -84,6 +97,7 @@ export async function describeRolloutSchedule(client: Client, scheduleId: string
     scheduleId,
     paused: description.state.paused,
     note: description.state.note,
+    pauseOnFailure: description.policies.pauseOnFailure,
     cron: (memo?.cron as string[] | undefined) ?? [`${description.spec.calendars?.length ?? 0} calendar entries`],
     timeZone: description.spec.timezone,
     image: rollout?.imageId,

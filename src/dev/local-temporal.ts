@@ -3,6 +3,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import type { DataConverter } from '@temporalio/common';
+import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { SearchAttributes } from '../shared/rollout';
 
@@ -30,13 +31,24 @@ function findOnPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
+export interface LocalTemporalOptions {
+  port?: number;
+  extraArgs?: string[];
+  dbFilename?: string;
+  /**
+   * Serve the Temporal UI on this port of 127.0.0.1 (`uiUrl` answers where). Without it the server runs headless.
+   * @default undefined
+   */
+  uiPort?: number;
+  /** The data converter of the environment's client (payload encryption). */
+  dataConverter?: DataConverter;
+}
+
 /**
  * A throwaway local Temporal server for the demo and tests: the installed Temporal CLI when there is one (it cannot be
  * downloaded everywhere), else the SDK's own download of it.
  */
-export async function startLocalTemporal(
-  options: { port?: number; extraArgs?: string[]; dbFilename?: string; dataConverter?: DataConverter } = {},
-) {
+export async function startLocalTemporal(options: LocalTemporalOptions = {}) {
   const { TestWorkflowEnvironment } = await import('@temporalio/testing');
   const cli = findTemporalCli();
   return TestWorkflowEnvironment.createLocal({
@@ -45,6 +57,8 @@ export async function startLocalTemporal(
       ip: '127.0.0.1',
       port: options.port,
       dbFilename: options.dbFilename,
+      ui: options.uiPort !== undefined,
+      uiPort: options.uiPort,
       extraArgs: options.extraArgs,
       searchAttributes: Object.values(SearchAttributes),
     },
@@ -59,4 +73,22 @@ export async function startTimeSkippingTemporal() {
   return TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: testServer ? { type: 'existing-path', path: testServer } : { type: 'cached-download' } },
   });
+}
+
+/** The Temporal UI's page of one workflow, as a dev server's UI on `uiPort` serves it. */
+export function workflowUiUrl(uiPort: number, workflowId: string, namespace = 'default'): string {
+  return `${uiBaseUrl(uiPort)}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+}
+
+export function uiBaseUrl(uiPort: number): string {
+  return `http://127.0.0.1:${uiPort}`;
+}
+
+/** A port of 127.0.0.1 that nothing listens on right now, for a dev server's UI. */
+export async function freeLoopbackPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

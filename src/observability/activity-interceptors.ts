@@ -1,5 +1,6 @@
 import { ApplicationFailure, ApplicationFailureCategory } from '@temporalio/common';
 import type { ActivityInterceptorsFactory } from '@temporalio/worker';
+import { pausedByOperator } from '../activities/heartbeat';
 import type { WorkerMetrics } from './metrics';
 
 /**
@@ -21,7 +22,8 @@ export function activityInterceptors(metrics: WorkerMetrics): ActivityIntercepto
           } catch (error) {
             // pollCatalogUpdate's "not done yet" is a benign failure: the retry policy is its poll loop.
             const benign = error instanceof ApplicationFailure && error.category === ApplicationFailureCategory.BENIGN;
-            if (!benign) metrics.activityError(activityType, errorTypeOf(error));
+            // An attempt an operator paused (a Citrix outage, say) is no error either: it runs again when unpaused.
+            if (!benign && !pausedByOperator()) metrics.activityError(activityType, errorTypeOf(error));
             throw error;
           }
         },

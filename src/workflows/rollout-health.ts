@@ -6,6 +6,7 @@
 import { condition } from '@temporalio/workflow';
 import { ROLLOUT_LIMITS, movedByRollout, truncateText } from '../shared/rollout';
 import { checkWaveHealth } from './rollout-activities';
+import { summaries } from './summaries';
 import type { RolloutNotifier } from './rollout-notifications';
 import { type RolloutRun, now } from './rollout-run';
 
@@ -24,17 +25,24 @@ export async function gateWave(run: RolloutRun, notifier: RolloutNotifier, index
   if (moment === 'afterWave' && request.healthWaitMs > 0) {
     run.setPhase('checkingHealth');
     progress.waitingUntil = new Date(Date.now() + request.healthWaitMs).toISOString();
-    await condition(() => run.aborted, request.healthWaitMs);
+    await condition(() => run.aborted, request.healthWaitMs, {
+      summary: summaries.healthWait(request.healthWaitMs, index),
+    });
     progress.waitingUntil = undefined;
     if (run.aborted) return;
   }
   run.setPhase('checkingHealth');
-  const report = await checkWaveHealth({
-    wave: index,
-    catalogIds: judged.map((entry) => entry.catalogId),
-    imageIds: judged.map((entry) => entry.targetImageId ?? progress.imageId!),
-    thresholds: { minRegisteredPercent: request.minRegisteredPercent, minMachinesOnImage: request.minMachinesOnImage },
-  });
+  const report = await checkWaveHealth.executeWithOptions({ summary: summaries.checkHealth(index, judged.length) }, [
+    {
+      wave: index,
+      catalogIds: judged.map((entry) => entry.catalogId),
+      imageIds: judged.map((entry) => entry.targetImageId ?? progress.imageId!),
+      thresholds: {
+        minRegisteredPercent: request.minRegisteredPercent,
+        minMachinesOnImage: request.minMachinesOnImage,
+      },
+    },
+  ]);
   const checkedAt = now();
   const reason = truncateText(report.reason, ROLLOUT_LIMITS.reasonChars);
   judged.forEach((entry, i) => (entry.health = report.verdicts[i]));

@@ -7,20 +7,26 @@ import { patched } from '@temporalio/workflow';
 import { MINUTE } from '../shared/time';
 import { assessRolloutImpact, loadRolloutToRestore, resolveRolloutTargets } from './rollout-activities';
 import type { RolloutRun } from './rollout-run';
+import { summaries } from './summaries';
 
 const { nameChars } = ROLLOUT_LIMITS;
 
 /** Resolves the image and the catalogs, and plans the waves; a dry run marks catalogs already current or not ready. */
 export async function planRollout(run: RolloutRun): Promise<void> {
   const { progress, request } = run;
-  const resolved: ResolvedTargets | LegacyResolvedTargets = await resolveRolloutTargets({
-    imageId: request.imageId,
-    imageNamePattern: request.imageNamePattern,
-    catalogIds: request.catalogIds ?? request.waves?.flat(),
-    allCatalogs: request.allCatalogs,
-    catalogNamePattern: request.catalogNamePattern,
-    excludeCatalogIds: request.excludeCatalogIds,
-  });
+  const resolved: ResolvedTargets | LegacyResolvedTargets = await resolveRolloutTargets.executeWithOptions(
+    { summary: summaries.resolveTargets() },
+    [
+      {
+        imageId: request.imageId,
+        imageNamePattern: request.imageNamePattern,
+        catalogIds: request.catalogIds ?? request.waves?.flat(),
+        allCatalogs: request.allCatalogs,
+        catalogNamePattern: request.catalogNamePattern,
+        excludeCatalogIds: request.excludeCatalogIds,
+      },
+    ],
+  );
   progress.imageId = resolved.imageId;
   progress.imageName = truncateText(resolved.imageName, nameChars);
   progress.skipped = resolved.skipped.slice(0, ROLLOUT_LIMITS.skippedListed);
@@ -64,10 +70,9 @@ async function assessImpact(run: RolloutRun): Promise<void> {
   const { progress, request } = run;
   const planned = progress.catalogs.filter((entry) => entry.state === 'pending');
   if (planned.length === 0 || !progress.imageId) return;
-  const report = await assessRolloutImpact({
-    imageId: progress.imageId,
-    catalogIds: planned.map((entry) => entry.catalogId),
-  });
+  const report = await assessRolloutImpact.executeWithOptions({ summary: summaries.assessImpact(planned.length) }, [
+    { imageId: progress.imageId, catalogIds: planned.map((entry) => entry.catalogId) },
+  ]);
   // Per catalog only for plans of up to IMPACT_LISTED catalogs: the result of a plan at the cap stays small.
   const perCatalog = planned.length <= IMPACT_LISTED;
   planned.forEach((entry, i) => {
@@ -119,7 +124,9 @@ async function assessImpact(run: RolloutRun): Promise<void> {
 /** The catalogs an earlier rollout moved, each back to the image it had before. */
 export async function planRestore(run: RolloutRun, restoreRolloutId: string): Promise<void> {
   const { progress } = run;
-  const answer = await loadRolloutToRestore(restoreRolloutId);
+  const answer = await loadRolloutToRestore.executeWithOptions({ summary: summaries.loadRestore(restoreRolloutId) }, [
+    restoreRolloutId,
+  ]);
   const restore = new Map(restoreTargetsOf(answer).map((t) => [t.catalogId, t]));
   progress.restoreOf = restoreRolloutId;
   progress.imageName = `the image each catalog ran before rollout ${restoreRolloutId}`;

@@ -19,6 +19,7 @@ import {
 } from '../shared/rollout';
 import { unwrapActivityFailure } from './failures';
 import { maintenanceWindowStatus } from './rollout-activities';
+import { summaries } from './summaries';
 import { handleRolloutMessages } from './rollout-messages';
 import { RolloutNotifier } from './rollout-notifications';
 import { planRestore, planRollout } from './rollout-plan';
@@ -119,7 +120,8 @@ class Rollout {
     if (request.startAt) {
       run.setPhase('waitingForStart');
       run.progress.waitingUntil = request.startAt;
-      await waitUnlessAborted(run, Date.parse(request.startAt) - Date.now());
+      const startAtMs = Date.parse(request.startAt);
+      await waitUnlessAborted(run, startAtMs - Date.now(), summaries.startAt(startAtMs));
       run.progress.waitingUntil = undefined;
     }
     run.setPhase('resolving');
@@ -176,7 +178,7 @@ class Rollout {
     if (request.bakeTimeMs <= 0 || progress.currentWave >= progress.waves.length) return true;
     run.setPhase('baking');
     progress.waitingUntil = new Date(Date.now() + request.bakeTimeMs).toISOString();
-    await waitUnlessAborted(run, request.bakeTimeMs);
+    await waitUnlessAborted(run, request.bakeTimeMs, summaries.bake(request.bakeTimeMs, waveIndex));
     progress.waitingUntil = undefined;
     // Machines keep restarting onto the image while the rollout bakes: judge the wave again before the next one.
     if (run.healthGates) {
@@ -224,18 +226,19 @@ class Rollout {
 }
 
 /** Sleeps until `ms` from now, or until an abort: a long wait must not hold an abort back. */
-async function waitUnlessAborted(run: RolloutRun, ms: number): Promise<void> {
-  if (ms > 0) await condition(() => run.aborted, ms);
+async function waitUnlessAborted(run: RolloutRun, ms: number, summary: string): Promise<void> {
+  if (ms > 0) await condition(() => run.aborted, ms, { summary });
 }
 
 async function waitForWindow(run: RolloutRun): Promise<void> {
   const window = run.request.maintenanceWindow;
   while (window && !run.aborted) {
-    const status = await maintenanceWindowStatus(window);
+    const status = await maintenanceWindowStatus.executeWithOptions({ summary: summaries.windowStatus() }, [window]);
     if (status.open) break;
     run.setPhase('waitingForWindow');
     run.progress.waitingUntil = new Date(Date.now() + (status.opensInMs ?? 0)).toISOString();
-    await waitUnlessAborted(run, status.opensInMs ?? 0);
+    const opensInMs = status.opensInMs ?? 0;
+    await waitUnlessAborted(run, opensInMs, summaries.windowOpens(Date.now() + opensInMs));
   }
   run.progress.waitingUntil = undefined;
 }

@@ -19,6 +19,7 @@ import type { Activities, CatalogSnapshot, PollReport, PostReport, ValidationRep
 import { truncateText } from '../shared/rollout-progress';
 import { lastAttemptError, ranOutOfTime, unwrapActivityFailure } from './failures';
 import { sameId } from '../citrix/ids';
+import { summaries } from './summaries';
 import {
   type AttachOutcome,
   type AttachRequest,
@@ -114,13 +115,18 @@ export async function updateCatalogImage(
     let post = checkpoint?.post;
     let postedAt = checkpoint?.postedAt;
     if (!validation || !post || !postedAt) {
-      validation = await validateCatalogUpdate({
-        catalogId: request.catalogId,
-        imageId: request.imageId,
-        citrixPrepared: request.citrixPrepared,
-        vdaUpdateDelayMinutes: request.vdaUpdateDelayMinutes,
-        deadlineMs: request.deadlineMs,
-      });
+      validation = await validateCatalogUpdate.executeWithOptions(
+        { summary: summaries.validate(request.catalogId, request.imageId) },
+        [
+          {
+            catalogId: request.catalogId,
+            imageId: request.imageId,
+            citrixPrepared: request.citrixPrepared,
+            vdaUpdateDelayMinutes: request.vdaUpdateDelayMinutes,
+            deadlineMs: request.deadlineMs,
+          },
+        ],
+      );
       Object.assign(status, {
         catalogName: validation.catalogName,
         imageName: validation.imageName,
@@ -147,7 +153,10 @@ export async function updateCatalogImage(
         transactionId: uuid4(),
         lastModifiedTime: validation.lastModifiedTime,
       };
-      post = await CancellationScope.nonCancellable(() => postImageUpdate(postRequest));
+      const postSummary = summaries.post(validation.imageName, validation.catalogName);
+      post = await CancellationScope.nonCancellable(() =>
+        postImageUpdate.executeWithOptions({ summary: postSummary }, [postRequest]),
+      );
       postedAt = new Date(Date.now()).toISOString();
       log.info('image update posted', { catalogId: request.catalogId, transactionId: post.transactionId });
     }
@@ -219,17 +228,19 @@ async function waitForCatalogUpdate(
 
     let report: PollReport;
     try {
-      report = await pollCatalogUpdate({
-        catalogId: request.catalogId,
-        imageId: request.imageId,
-        postedAt: state.postedAt,
-        pollIntervalMs: request.pollIntervalMs,
-        checkInIntervalMs: request.checkInIntervalMs,
-        startTimeoutMs: request.startTimeoutMs,
-        seenRunning: state.seenRunning,
-        lastSeen: state.lastSeen,
-        baseline: validation.snapshot,
-      });
+      report = await pollCatalogUpdate.executeWithOptions({ summary: summaries.poll(validation.catalogName) }, [
+        {
+          catalogId: request.catalogId,
+          imageId: request.imageId,
+          postedAt: state.postedAt,
+          pollIntervalMs: request.pollIntervalMs,
+          checkInIntervalMs: request.checkInIntervalMs,
+          startTimeoutMs: request.startTimeoutMs,
+          seenRunning: state.seenRunning,
+          lastSeen: state.lastSeen,
+          baseline: validation.snapshot,
+        },
+      ]);
     } catch (error) {
       if (ranOutOfTime(error)) throw deadlineExceeded(request, status, lastAttemptError(error)?.message);
       throw error;

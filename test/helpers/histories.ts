@@ -1,5 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { defaultPayloadConverter } from '@temporalio/common';
 
 export async function historiesOf(client: Client, query?: string): Promise<string[]> {
   const histories: string[] = [];
@@ -18,4 +19,18 @@ export async function historiesAsJson(client: Client): Promise<{ what: string; t
     texts.push({ what: `history of ${execution.workflowId}/${execution.runId}`, text: historyToJSON(history) });
   }
   return texts;
+}
+
+/** The summaries the Temporal UI shows beside a workflow's activities and timers, in the order it scheduled them. */
+export async function commandSummaries(client: Client, workflowId: string): Promise<string[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const summaries: string[] = [];
+  for (const event of history.events ?? []) {
+    const summary = event.userMetadata?.summary;
+    const scheduled = event.activityTaskScheduledEventAttributes ?? event.timerStartedEventAttributes;
+    if (!scheduled) continue;
+    const name = event.activityTaskScheduledEventAttributes?.activityType?.name ?? 'timer';
+    summaries.push(`${name}: ${summary ? defaultPayloadConverter.fromPayload<string>(summary) : '(none)'}`);
+  }
+  return summaries;
 }

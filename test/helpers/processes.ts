@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { resolve } from 'node:path';
+import { freeLoopbackPort } from '../../src/dev/local-temporal';
 import type { RunningSimulator } from '../../src/simulator';
 import { citrixEnvFor } from './citrix';
 import { spawnStarter } from './starter-process';
@@ -27,18 +27,8 @@ export function processEnvFor(
   };
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
-}
+/** A free port of 127.0.0.1, for a process the test starts. */
+export const freePort = freeLoopbackPort;
 
 /** A worker started as an operator starts it: its own process, configured by environment variables. */
 export async function spawnWorker(

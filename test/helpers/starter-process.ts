@@ -15,8 +15,13 @@ export interface RunningStarter {
   exit(): Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
-export function spawnStarter(args: string[], env: Record<string, string | undefined>): RunningStarter {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/starter.ts', ...args], {
+/** `entry` runs another command line the same way, such as the demo (`src/demo.ts`). */
+export function spawnStarter(
+  args: string[],
+  env: Record<string, string | undefined>,
+  entry = 'src/starter.ts',
+): RunningStarter {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
