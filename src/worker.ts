@@ -2,10 +2,14 @@ import { Runtime, type Worker, makeTelemetryFilterString } from '@temporalio/wor
 import { CitrixClient, SecretRedactor } from './citrix';
 import { ConfigError, SECRET_VARIABLES, loadWorkerConfig, secretsOf, type WorkerConfig } from './config';
 import {
+  citrixExchangeSpans,
   createJsonLogger,
   createRedactor,
+  DEFAULT_SERVICE_NAMES,
   HISTOGRAM_BUCKETS,
+  otlpHeaderValues,
   startHealthServer,
+  startTracing,
   WorkerMetrics,
   type HealthServer,
 } from './observability';
@@ -39,7 +43,7 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   const config = loadWorkerConfig();
   // One redactor for the logs and the Citrix client: it learns every token the client is issued.
-  const redactor = new SecretRedactor(secretsOf(config));
+  const redactor = new SecretRedactor([...secretsOf(config), ...otlpHeaderValues()]);
   try {
     installRuntime(config, redactor);
   } catch (error) {
@@ -52,6 +56,7 @@ async function main(): Promise<void> {
     log.warn('TEMPORAL_TLS=false: the Temporal API key is sent without TLS; do this only to a trusted local proxy');
   }
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
+  const tracing = startTracing({ serviceName: DEFAULT_SERVICE_NAMES.worker, warn: (message) => log.warn(message) });
   let worker: Worker | undefined;
   let health: HealthServer | undefined;
   let temporal: TemporalProbe | undefined;
@@ -86,7 +91,17 @@ async function main(): Promise<void> {
   }
 
   const connection = await connectWorkerConnection(config.temporal);
-  const citrix = new CitrixClient({ ...config.citrix.client, onExchange: metrics.citrixExchange, redactor });
+  const traceExchange = tracing && citrixExchangeSpans(tracing);
+  const citrix = new CitrixClient({
+    ...config.citrix.client,
+    onExchange: traceExchange
+      ? (exchange) => {
+          metrics.citrixExchange(exchange);
+          traceExchange(exchange);
+        }
+      : metrics.citrixExchange,
+    redactor,
+  });
   try {
     // Refuse to take tasks that could only fail: wrong Citrix credentials, a namespace without the search attributes.
     const warnings = await Promise.all([
@@ -111,6 +126,7 @@ async function main(): Promise<void> {
       webhookUrl: config.rolloutWebhookUrl,
       analysisUrl: config.rolloutAnalysisUrl,
       metrics,
+      tracing,
     });
     const running = worker.run();
     log.info('worker started', {
@@ -123,6 +139,7 @@ async function main(): Promise<void> {
       prebuiltBundle: Boolean(config.workflowBundlePath),
       metrics: config.metricsBindAddress ? `http://${config.metricsBindAddress}/metrics` : 'off',
       health: health?.url ?? 'off',
+      tracing: tracing ? 'otlp' : 'off',
       nodeEnv: process.env.NODE_ENV ?? 'development',
       startMs: Math.round(performance.now() - startedAt),
     });
@@ -130,6 +147,10 @@ async function main(): Promise<void> {
     log.info('worker stopped');
   } finally {
     temporal?.stop();
+    // The worker has stopped: the spans of its last activities and workflow tasks go out before the process exits.
+    await tracing
+      ?.shutdown()
+      .catch((error: Error) => log.warn(`tracing: spans not sent at shutdown: ${error.message}`));
     await citrix.close();
     await connection.close();
     await health?.close();
