@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { workflowInterceptorModules } from '../src/observability';
+import { SEED_IDS, type RunningSimulator } from '../src/simulator';
+import {
+  acceptedPosts,
+  processEnvFor,
+  quietTemporalLogs,
+  runStarter,
+  spawnWorker,
+  startStack,
+  type TestStack,
+} from './helpers';
+
+quietTemporalLogs();
+
+const TASK_QUEUE = 'tracing-test';
+/** Sent to the collector as an API key: it must never show up in what the worker or the starter prints or exports. */
+const COLLECTOR_KEY = 'otlp-key-6c1f0e9a2b7d4c3e';
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes?: { key: string; value: Record<string, unknown> }[];
+  /** The attributes of the process that exported it (`service.name`, …). */
+  resource: { attributes?: OtlpSpan['attributes'] };
+}
+
+/** A local OTLP/HTTP collector: keeps every body POSTed to `/v1/traces` (JSON, as the exporter sends it). */
+async function startCollector() {
+  const bodies: string[] = [];
+  const headers: Record<string, string | string[] | undefined>[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/v1/traces') {
+        bodies.push(Buffer.concat(chunks).toString('utf8'));
+        headers.push(req.headers);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    bodies,
+    headers,
+    spans(): OtlpSpan[] {
+      return bodies.flatMap((body) =>
+        (JSON.parse(body).resourceSpans ?? []).flatMap(
+          ({ resource = {}, scopeSpans = [] }: { resource?: OtlpSpan['resource']; scopeSpans?: { spans?: [] }[] }) =>
+            scopeSpans.flatMap(({ spans }) =>
+              (spans ?? []).map((span: Omit<OtlpSpan, 'resource'>) => ({ ...span, resource })),
+            ),
+        ),
+      );
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function attribute(span: { attributes?: OtlpSpan['attributes'] }, key: string): unknown {
+  const value = span.attributes?.find((a) => a.key === key)?.value;
+  return value && Object.values(value)[0];
+}
+
+describe('OpenTelemetry tracing of a worker process and the starter', () => {
+  let stack: TestStack;
+  let simulator: RunningSimulator;
+  let bundlePath: string;
+  let bundleDir: string;
+  const workers: ChildProcess[] = [];
+
+  before(async () => {
+    stack = await startStack({
+      taskQueue: TASK_QUEUE,
+      simulator: { updateDurationMs: 2_000, acceptLagMs: 100 },
+      worker: false,
+    });
+    ({ simulator } = stack);
+    // The bundle as `npm run build` makes it: with the workflow interceptors, OpenTelemetry's included.
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: require.resolve('../src/workflows'),
+      workflowInterceptorModules,
+      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
+    });
+    bundleDir = mkdtempSync(join(tmpdir(), 'catalog-rollout-tracing-'));
+    bundlePath = join(bundleDir, 'workflow-bundle.js');
+    writeFileSync(bundlePath, code);
+  });
+
+  after(async () => {
+    for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
+    await stack?.stop();
+    if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+  });
+
+  const envWith = (extra: Record<string, string>) =>
+    processEnvFor(simulator, stack.address, TASK_QUEUE, {
+      WORKFLOW_BUNDLE_PATH: bundlePath,
+      WORKER_SHUTDOWN_GRACE_MS: '2000',
+      OTEL_EXPORTER_OTLP_ENDPOINT: undefined,
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: undefined,
+      OTEL_TRACES_EXPORTER: undefined,
+      OTEL_SDK_DISABLED: undefined,
+      OTEL_SERVICE_NAME: undefined,
+      ...extra,
+    });
+
+  /** Runs one update from the starter to its end on a worker process; returns what both printed. */
+  async function updateThroughProcesses(catalogId: string, env: Record<string, string | undefined>) {
+    let workerOutput = '';
+    const worker = await spawnWorker(env, (text) => (workerOutput += text));
+    workers.push(worker);
+    const started = await runStarter(
+      ['start', '--catalog', catalogId, '--image', SEED_IDS.images.win11Dec, '--poll-interval', '1s', '--wait'],
+      env,
+    );
+    assert.equal(started.code, 0, started.stderr);
+    // SIGTERM is how a worker is stopped: its last spans must leave before it exits.
+    worker.kill('SIGTERM');
+    const [code] = await once(worker, 'exit');
+    assert.equal(code, 0, workerOutput);
+    return { workerOutput, starterOutput: started.stdout + started.stderr };
+  }
+
+  test('an update is one trace from the start to the Citrix post, and no secret is exported', async () => {
+    simulator.reset();
+    const collector = await startCollector();
+    try {
+      const { catalogs } = SEED_IDS;
+      const env = envWith({
+        OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+        OTEL_EXPORTER_OTLP_HEADERS: `x-api-key=${COLLECTOR_KEY}`,
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
+        OTEL_BSP_SCHEDULE_DELAY: '200',
+      });
+      const { workerOutput, starterOutput } = await updateThroughProcesses(catalogs.sales, env);
+      assert.equal(acceptedPosts(simulator), 1);
+      assert.match(workerOutput, /"tracing":"otlp"/);
+
+      const spans = collector.spans();
+      const named = (prefix: string) => spans.filter((span) => span.name.startsWith(prefix));
+      const [start] = named('StartWorkflow:updateCatalogImage');
+      assert.ok(start, `the starter exported its start span; got ${spans.map((s) => s.name).join(', ')}`);
+      assert.equal(attribute(start.resource, 'service.name'), 'catalog-rollout-cli');
+      const trace = spans.filter((span) => span.traceId === start.traceId);
+      const run = trace.find((span) => span.name === 'RunWorkflow:updateCatalogImage');
+      assert.ok(run, 'the workflow span is in the start span trace');
+      assert.equal(attribute(run.resource, 'service.name'), 'catalog-rollout-worker');
+      assert.equal(attribute(run.resource, 'deployment.environment'), 'test', 'OTEL_RESOURCE_ATTRIBUTES are applied');
+      const postActivity = trace.find((span) => span.name === 'RunActivity:postImageUpdate');
+      assert.ok(postActivity, 'the post activity span is in the same trace');
+
+      // The post the simulator logged, and the span of that very exchange.
+      const posts = simulator.requests().filter((r) => r.operation === 'updateImage');
+      assert.equal(posts.length, 1);
+      const postSpan = trace.find((span) => span.name === 'POST catalogs/{catalogId}/$updateImage');
+      assert.ok(postSpan, 'the Citrix post has a span in the trace');
+      assert.equal(postSpan.parentSpanId, postActivity.spanId, 'the Citrix span is a child of the activity span');
+      assert.equal(attribute(postSpan, 'citrix.request.transaction_id'), posts[0]!.transactionId);
+      assert.equal(attribute(postSpan, 'citrix.transaction_id'), posts[0]!.transactionId);
+      assert.equal(Number(attribute(postSpan, 'http.response.status_code')), 202);
+      assert.equal(attribute(postSpan, 'url.template'), 'catalogs/{catalogId}/$updateImage');
+      const reads = trace.filter((span) => span.name === 'GET catalogs/{catalogId}');
+      assert.ok(reads.length >= 2, `the catalog reads have spans too (${reads.length})`);
+
+      assert.ok(
+        collector.headers.every((h) => h['x-api-key'] === COLLECTOR_KEY),
+        'the exporter sent its header',
+      );
+      const exported = collector.bodies.join('\n');
+      const secrets = [simulator.clientSecret, COLLECTOR_KEY, ...simulator.issuedTokens()];
+      assert.ok(simulator.issuedTokens().length > 0);
+      for (const secret of secrets) {
+        assert.ok(!exported.includes(secret), 'a secret or token was exported in a span');
+        assert.ok(!workerOutput.includes(secret), 'a secret or token was logged by the worker');
+        assert.ok(!starterOutput.includes(secret), 'a secret or token was printed by the starter');
+      }
+      assert.doesNotMatch(exported, /[Bb]earer|CWSAuth|authorization/);
+    } finally {
+      await collector.close();
+    }
+  });
+
+  test('with OTEL_SDK_DISABLED=true nothing is sent and the update completes as before', async () => {
+    simulator.reset();
+    const collector = await startCollector();
+    try {
+      const env = envWith({ OTEL_EXPORTER_OTLP_ENDPOINT: collector.url, OTEL_SDK_DISABLED: 'true' });
+      const { workerOutput } = await updateThroughProcesses(SEED_IDS.catalogs.finance, env);
+      assert.equal(acceptedPosts(simulator), 1);
+      assert.match(workerOutput, /"tracing":"off"/);
+      assert.deepEqual(collector.bodies, [], 'nothing reached the collector');
+    } finally {
+      await collector.close();
+    }
+  });
+
+  test('an exporter the worker cannot honour stops it at start with the variable named', async () => {
+    const env = envWith({ OTEL_TRACES_EXPORTER: 'zipkin' });
+    await assert.rejects(
+      spawnWorker(env, () => undefined),
+      /OTEL_TRACES_EXPORTER=zipkin is not supported: use otlp \(OTLP\/HTTP\) or none/,
+    );
+    const starter = await runStarter(['list'], {
+      ...env,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc',
+      OTEL_TRACES_EXPORTER: 'otlp',
+    });
+    assert.equal(starter.code, 2, starter.stderr);
+    assert.match(starter.stderr, /OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported/);
+  });
+});
