@@ -7,13 +7,16 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { workflowInterceptorModules } from '../src/observability';
+import { Worker } from '@temporalio/worker';
+import { noopMetricMeter } from '@temporalio/common';
+import { WorkerMetrics, workflowSpanSinks } from '../src/observability';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
 import {
   acceptedPosts,
   processEnvFor,
+  productionWorkflowBundle,
   quietTemporalLogs,
+  recordedHistories,
   runStarter,
   spawnWorker,
   startStack,
@@ -91,12 +94,7 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
       worker: false,
     });
     ({ simulator } = stack);
-    // The bundle as `npm run build` makes it: with the workflow interceptors, OpenTelemetry's included.
-    const { code } = await bundleWorkflowCode({
-      workflowsPath: require.resolve('../src/workflows'),
-      workflowInterceptorModules,
-      logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} },
-    });
+    const { code } = await productionWorkflowBundle();
     bundleDir = mkdtempSync(join(tmpdir(), 'catalog-rollout-tracing-'));
     bundlePath = join(bundleDir, 'workflow-bundle.js');
     writeFileSync(bundlePath, code);
@@ -224,4 +222,25 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
     assert.equal(starter.code, 2, starter.stderr);
     assert.match(starter.stderr, /OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported/);
   });
+});
+
+test('executions recorded before tracing replay on the bundle with the tracing interceptors', async () => {
+  const histories = recordedHistories();
+  assert.ok(histories.length >= 6, `expected the recorded histories, found ${histories.length}`);
+  const failures: string[] = [];
+  let replayed = 0;
+  const results = Worker.runReplayHistories(
+    {
+      workflowBundle: await productionWorkflowBundle(),
+      replayName: 'tracing',
+      sinks: { ...new WorkerMetrics(noopMetricMeter).sinks(), ...workflowSpanSinks(undefined) },
+    },
+    histories,
+  );
+  for await (const result of results) {
+    replayed++;
+    if (result.error) failures.push(`${result.workflowId}: ${result.error}`);
+  }
+  assert.equal(replayed, histories.length);
+  assert.deepEqual(failures, []);
 });

@@ -14,5 +14,5 @@ export * from './tracing-worker';
  */
 export const workflowInterceptorModules = [
   require.resolve('./workflow-interceptors'),
-  require.resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors'),
+  require.resolve('./tracing-workflow-interceptors'),
 ];

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { workflowInterceptorModules } from '../../src/observability';
 
 const quietLogger = {
   log() {},
@@ -17,6 +18,17 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../src/workflows'), logger: quietLogger });
   return bundle;
+}
+
+let productionBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The bundle as `npm run build` makes it: with the observability interceptors, OpenTelemetry's included. */
+export function productionWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  productionBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    workflowInterceptorModules,
+    logger: quietLogger,
+  });
+  return productionBundle;
 }
 
 let bundleFile: Promise<string> | undefined;
