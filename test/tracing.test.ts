@@ -35,6 +35,8 @@ interface OtlpSpan {
   parentSpanId?: string;
   name: string;
   attributes?: { key: string; value: Record<string, unknown> }[];
+  /** `code` 2 is ERROR. */
+  status?: { code?: number };
   /** The attributes of the process that exported it (`service.name`, …). */
   resource: { attributes?: OtlpSpan['attributes'] };
 }
@@ -146,6 +148,8 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
         OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment=test',
         OTEL_BSP_SCHEDULE_DELAY: '200',
       });
+      // One failed Citrix read, which the activity's retry gets past: its span must say how it failed.
+      simulator.addFault({ match: { operation: 'image' }, action: { type: 'status', status: 503 } });
       const { workerOutput, starterOutput } = await updateThroughProcesses(catalogs.sales, env);
       assert.equal(acceptedPosts(simulator), 1);
       assert.match(workerOutput, /"tracing":"otlp"/);
@@ -173,6 +177,13 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
       assert.equal(attribute(postSpan, 'citrix.transaction_id'), posts[0]!.transactionId);
       assert.equal(Number(attribute(postSpan, 'http.response.status_code')), 202);
       assert.equal(attribute(postSpan, 'url.template'), 'catalogs/{catalogId}/$updateImage');
+      const imageReads = trace.filter((span) => span.name === 'GET images/{imageId}');
+      const failed = imageReads.find((span) => attribute(span, 'error.type') !== undefined);
+      assert.ok(failed, `the failed image read has a span (${imageReads.length} image reads)`);
+      assert.equal(attribute(failed, 'error.type'), 'CITRIX_SERVER_ERROR');
+      assert.equal(Number(attribute(failed, 'http.response.status_code')), 503);
+      assert.equal(failed.status?.code, 2, 'the span status is ERROR');
+      assert.ok(imageReads.length >= 2, 'the retried read has a span too');
       const reads = trace.filter((span) => span.name === 'GET catalogs/{catalogId}');
       assert.ok(reads.length >= 2, `the catalog reads have spans too (${reads.length})`);
 
