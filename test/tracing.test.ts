@@ -8,15 +8,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Worker } from '@temporalio/worker';
+import { context, propagation } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { Resource } from '@opentelemetry/resources';
+import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { noopMetricMeter } from '@temporalio/common';
-import { WorkerMetrics, workflowSpanSinks } from '../src/observability';
+import { startRollout } from '../src/client';
+import { type Tracing, WorkerMetrics, workflowSpanSinks } from '../src/observability';
+import { TRACED_UPDATES_PATCH } from '../src/observability/tracing-workflow-interceptors';
 import { SEED_IDS, type RunningSimulator } from '../src/simulator';
+import { approveUpdate, progressQuery } from '../src/workflows';
 import {
   acceptedPosts,
   processEnvFor,
   productionWorkflowBundle,
   quietTemporalLogs,
   recordedHistories,
+  eventually,
   runStarter,
   spawnWorker,
   startStack,
@@ -26,6 +34,8 @@ import {
 quietTemporalLogs();
 
 const TASK_QUEUE = 'tracing-test';
+/** An in-process worker that traces into memory, for what a process cannot show as cheaply. */
+const IN_PROCESS_QUEUE = 'tracing-in-process';
 /** Sent to the collector as an API key: it must never show up in what the worker or the starter prints or exports. */
 const COLLECTOR_KEY = 'otlp-key-6c1f0e9a2b7d4c3e';
 
@@ -82,7 +92,18 @@ function attribute(span: { attributes?: OtlpSpan['attributes'] }, key: string): 
   return value && Object.values(value)[0];
 }
 
+/** What `startTracing` sets up, exporting to memory instead of OTLP. */
+function inMemoryTracing(): Tracing & { exporter: InMemorySpanExporter } {
+  const exporter = new InMemorySpanExporter();
+  const spanProcessor = new SimpleSpanProcessor(exporter);
+  const resource = new Resource({ 'service.name': 'in-process' });
+  const provider = new BasicTracerProvider({ resource, spanProcessors: [spanProcessor] });
+  provider.register({ contextManager: new AsyncLocalStorageContextManager().enable() });
+  return { tracer: provider.getTracer('test'), resource, spanProcessor, exporter, shutdown: () => provider.shutdown() };
+}
+
 describe('OpenTelemetry tracing of a worker process and the starter', () => {
+  const memory = inMemoryTracing();
   let stack: TestStack;
   let simulator: RunningSimulator;
   let bundlePath: string;
@@ -90,13 +111,14 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
   const workers: ChildProcess[] = [];
 
   before(async () => {
+    const { code } = await productionWorkflowBundle();
     stack = await startStack({
       taskQueue: TASK_QUEUE,
       simulator: { updateDurationMs: 2_000, acceptLagMs: 100 },
       worker: false,
+      moreWorkers: [{ taskQueue: IN_PROCESS_QUEUE, worker: { workflowBundle: { code }, tracing: memory } }],
     });
     ({ simulator } = stack);
-    const { code } = await productionWorkflowBundle();
     bundleDir = mkdtempSync(join(tmpdir(), 'catalog-rollout-tracing-'));
     bundlePath = join(bundleDir, 'workflow-bundle.js');
     writeFileSync(bundlePath, code);
@@ -105,6 +127,9 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
   after(async () => {
     for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
     await stack?.stop();
+    await memory.shutdown();
+    context.disable();
+    propagation.disable();
     if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
   });
 
@@ -232,6 +257,52 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
     });
     assert.equal(starter.code, 2, starter.stderr);
     assert.match(starter.stderr, /OTEL_EXPORTER_OTLP_PROTOCOL=grpc is not supported/);
+  });
+
+  test('a rollout approved by an update has its HandleUpdate span, and its history replays', async () => {
+    simulator.reset();
+    const { catalogs, images } = SEED_IDS;
+    const handle = await startRollout(stack.env.client, IN_PROCESS_QUEUE, {
+      catalogIds: [catalogs.finance, catalogs.sales],
+      imageId: images.win11Dec,
+      canaryCount: 1,
+      approval: 'afterCanary',
+      healthGate: false,
+      pollIntervalMs: 1_000,
+    });
+    await eventually(
+      async () => (await handle.query(progressQuery).catch(() => undefined))?.phase === 'awaitingApproval' || undefined,
+      30_000,
+      'the approval gate',
+    );
+    await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
+    assert.equal((await handle.result()).phase, 'completed');
+
+    const spans = memory.exporter.getFinishedSpans();
+    const run = spans.find((span) => span.name === 'RunWorkflow:rolloutImage');
+    assert.ok(run, `the rollout has a span; got ${[...new Set(spans.map((s) => s.name))].join(', ')}`);
+    const update = spans.find((span) => span.name === 'HandleUpdate:approve');
+    assert.ok(update, 'the approval has a span');
+    const children = spans.filter((span) => span.name === 'RunWorkflow:updateCatalogImage');
+    assert.equal(children.length, 2);
+    for (const child of children) assert.equal(child.spanContext().traceId, run.spanContext().traceId);
+
+    const history = await handle.fetchHistory();
+    const patches = history
+      .events!.flatMap((event) => event.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? [])
+      .map((payload) => Buffer.from(payload.data!).toString('utf8'));
+    assert.equal(patches.filter((patch) => patch.includes(TRACED_UPDATES_PATCH)).length, 1, 'the patch marker');
+    const replay = await Worker.runReplayHistory(
+      {
+        workflowBundle: await productionWorkflowBundle(),
+        sinks: { ...new WorkerMetrics(noopMetricMeter).sinks(), ...workflowSpanSinks(undefined) },
+      },
+      history,
+    ).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    assert.equal(replay, undefined, 'the traced rollout replays');
   });
 });
 
