@@ -198,6 +198,11 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
       const postSpan = trace.find((span) => span.name === 'POST catalogs/{catalogId}/$updateImage');
       assert.ok(postSpan, 'the Citrix post has a span in the trace');
       assert.equal(postSpan.parentSpanId, postActivity.spanId, 'the Citrix span is a child of the activity span');
+      const accepted = workerOutput.split('\n').find((line) => line.includes('image update accepted by Citrix'));
+      assert.ok(
+        accepted?.includes(`"trace_id":"${start.traceId}"`),
+        `the activity's log line names its trace: ${accepted}`,
+      );
       assert.equal(attribute(postSpan, 'citrix.request.transaction_id'), posts[0]!.transactionId);
       assert.equal(attribute(postSpan, 'citrix.transaction_id'), posts[0]!.transactionId);
       assert.equal(Number(attribute(postSpan, 'http.response.status_code')), 202);
