@@ -3,10 +3,14 @@ import { CitrixClient, SecretRedactor } from './citrix';
 import { createDataConverter } from './codec/data-converter';
 import { ConfigError, SECRET_VARIABLES, loadWorkerConfig, secretsOf, type WorkerConfig } from './config';
 import {
+  citrixExchangeSpans,
   createJsonLogger,
   createRedactor,
+  DEFAULT_SERVICE_NAMES,
   HISTOGRAM_BUCKETS,
+  otlpHeaderValues,
   startHealthServer,
+  startTracing,
   WorkerMetrics,
   type HealthServer,
 } from './observability';
@@ -40,7 +44,7 @@ async function main(): Promise<void> {
   const startedAt = performance.now();
   const config = loadWorkerConfig();
   // One redactor for the logs and the Citrix client: it learns every token the client is issued.
-  const redactor = new SecretRedactor(secretsOf(config));
+  const redactor = new SecretRedactor([...secretsOf(config), ...otlpHeaderValues()]);
   try {
     installRuntime(config, redactor);
   } catch (error) {
@@ -59,6 +63,7 @@ async function main(): Promise<void> {
     );
   }
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
+  const tracing = startTracing({ serviceName: DEFAULT_SERVICE_NAMES.worker, warn: (message) => log.warn(message) });
   let worker: Worker | undefined;
   let health: HealthServer | undefined;
   let temporal: TemporalProbe | undefined;
@@ -93,7 +98,17 @@ async function main(): Promise<void> {
   }
 
   const connection = await connectWorkerConnection(config.temporal);
-  const citrix = new CitrixClient({ ...config.citrix.client, onExchange: metrics.citrixExchange, redactor });
+  const traceExchange = tracing && citrixExchangeSpans(tracing);
+  const citrix = new CitrixClient({
+    ...config.citrix.client,
+    onExchange: traceExchange
+      ? (exchange) => {
+          metrics.citrixExchange(exchange);
+          traceExchange(exchange);
+        }
+      : metrics.citrixExchange,
+    redactor,
+  });
   try {
     // Refuse to take tasks that could only fail: wrong Citrix credentials, a namespace without the search attributes.
     const warnings = await Promise.all([
@@ -119,6 +134,7 @@ async function main(): Promise<void> {
       analysisUrl: config.rolloutAnalysisUrl,
       metrics,
       dataConverter: createDataConverter(config.temporal.payloadCodecKeys),
+      tracing,
     });
     const running = worker.run();
     log.info('worker started', {
@@ -137,6 +153,7 @@ async function main(): Promise<void> {
         : 'off',
       metrics: config.metricsBindAddress ? `http://${config.metricsBindAddress}/metrics` : 'off',
       health: health?.url ?? 'off',
+      tracing: tracing ? 'otlp' : 'off',
       nodeEnv: process.env.NODE_ENV ?? 'development',
       startMs: Math.round(performance.now() - startedAt),
     });
@@ -144,6 +161,10 @@ async function main(): Promise<void> {
     log.info('worker stopped');
   } finally {
     temporal?.stop();
+    // The worker has stopped: the spans of its last activities and workflow tasks go out before the process exits.
+    await tracing
+      ?.shutdown()
+      .catch((error: Error) => log.warn(`tracing: spans not sent at shutdown: ${error.message}`));
     await citrix.close();
     await connection.close();
     await health?.close();

@@ -1,21 +1,16 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
-import path from 'node:path';
 import { test } from 'node:test';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { recordFigures, workflowBundle, quietTemporalLogs } from './helpers';
+import {
+  productionWorkflowBundle,
+  recordFigures,
+  recordedHistories,
+  workflowBundle,
+  quietTemporalLogs,
+} from './helpers';
 
 quietTemporalLogs();
-
-const HISTORIES = path.resolve(__dirname, 'histories');
-
-function recordedHistories() {
-  return readdirSync(HISTORIES, { recursive: true, encoding: 'utf8' })
-    .filter((file) => file.endsWith('.json'))
-    .sort()
-    .map((file) => ({ workflowId: file, history: JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8')) }));
-}
 
 test('every recorded history of a released workflow replays on the current code', async () => {
   const histories = recordedHistories();
@@ -89,7 +84,8 @@ test('the same change guarded by patched() keeps every recorded history replayin
 });
 
 test('the workflow bundle carries no schema library, which every cached workflow would evaluate again', async () => {
-  const { code } = await workflowBundle();
+  // The bundle production runs, with the observability interceptors (OpenTelemetry's among them).
+  const { code } = await productionWorkflowBundle();
   const modules = new Set(code.match(/node_modules\/[\w@.-]+(?:\/[\w.-]+)?/g));
   assert.ok(
     [...modules].some((m) => m.includes('@temporalio/workflow')),

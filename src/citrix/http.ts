@@ -1,12 +1,13 @@
 import { Agent, type Dispatcher, errors as undiciErrors, request } from 'undici';
 import {
   type CitrixError,
+  type CitrixErrorCode,
   type CitrixErrorDetails,
   CitrixInvalidResponseError,
   CitrixNetworkError,
   CitrixTimeoutError,
 } from './errors';
-import { headerValue, transactionNote } from './responses';
+import { errorCodeForStatus, headerValue, transactionNote } from './responses';
 import type { SecretRedactor } from './sanitize';
 
 /**
@@ -29,6 +30,12 @@ export interface CitrixExchange {
   operation: string;
   status: number | 'error';
   durationMs: number;
+  /** The `Citrix-TransactionId` the request was sent with (none on token requests). */
+  requestTransactionId?: string;
+  /** The `citrix-transactionId` the answer carried, redacted and bounded as in errors. */
+  transactionId?: string;
+  /** The failure, when the exchange failed: the code of the error the client raises, or would raise, for it. */
+  errorCode?: CitrixErrorCode;
 }
 
 /** An answer read whole: its body parsed as JSON when it is JSON, and its `citrix-transactionId` made safe to quote. */
@@ -79,7 +86,14 @@ export class HttpTransport {
     init: { headers: Record<string, string>; body?: string; maxBytes: number },
   ): Promise<Exchanged> {
     const started = performance.now();
-    let status: number | 'error' = 'error';
+    const exchange: CitrixExchange = {
+      method,
+      operation,
+      status: 'error',
+      durationMs: 0,
+      requestTransactionId: init.headers['citrix-transactionid'],
+    };
+    const report = () => this.onExchange?.({ ...exchange, durationMs: performance.now() - started });
     let response: Dispatcher.ResponseData;
     try {
       response = await request(url, {
@@ -92,13 +106,17 @@ export class HttpTransport {
         signal: AbortSignal.timeout(this.requestTimeoutMs),
       });
     } catch (error) {
-      this.onExchange?.({ method, operation, status, durationMs: performance.now() - started });
-      throw this.networkError(method, url, error);
+      const failure = this.networkError(method, url, error);
+      exchange.errorCode = failure.code;
+      report();
+      throw failure;
     }
     try {
-      status = response.statusCode;
+      const status = (exchange.status = response.statusCode);
       const transactionId = this.#redactor.excerpt(headerValue(response.headers['citrix-transactionid']) ?? '', 64);
+      exchange.transactionId = transactionId || undefined;
       const ok = status >= 200 && status < 300;
+      if (!ok) exchange.errorCode = errorCodeForStatus(status);
       const limit = ok ? init.maxBytes : Math.min(init.maxBytes, MAX_RESPONSE_BYTES.error);
       const declared = Number(headerValue(response.headers['content-length']));
       // An answer that says up front it is too big is not read at all (an error answer is still read, then cut).
@@ -121,10 +139,11 @@ export class HttpTransport {
         url,
       };
     } catch (error) {
-      if (error instanceof CitrixInvalidResponseError) throw error;
-      throw this.networkError(method, url, error);
+      const failure = error instanceof CitrixInvalidResponseError ? error : this.networkError(method, url, error);
+      exchange.errorCode = failure.code;
+      throw failure;
     } finally {
-      this.onExchange?.({ method, operation, status, durationMs: performance.now() - started });
+      report();
     }
   }
 

@@ -2,6 +2,7 @@ import {
   CitrixAuthError,
   CitrixBadRequestError,
   type CitrixError,
+  type CitrixErrorCode,
   type CitrixErrorDetails,
   CitrixForbiddenError,
   CitrixInvalidResponseError,
@@ -45,14 +46,32 @@ export function errorForResponse(method: string, response: Exchanged, redactor: 
   });
 }
 
+/** The failure modes an answer (rather than the client, the network or a timeout) can be. */
+type AnswerErrorCode = Exclude<CitrixErrorCode, 'CITRIX_INVALID_ARGUMENT' | 'CITRIX_NETWORK' | 'CITRIX_TIMEOUT'>;
+
+/** The error code of an answer outside 2xx: the one mapping of statuses onto failure modes. */
+export function errorCodeForStatus(status: number): AnswerErrorCode {
+  if (status === 400 || status === 409 || status === 422) return 'CITRIX_BAD_REQUEST';
+  if (status === 401) return 'CITRIX_AUTH';
+  if (status === 403) return 'CITRIX_FORBIDDEN';
+  if (status === 404) return 'CITRIX_NOT_FOUND';
+  if (status === 429) return 'CITRIX_RATE_LIMITED';
+  if (status >= 500) return 'CITRIX_SERVER_ERROR';
+  return 'CITRIX_INVALID_RESPONSE';
+}
+
+const ERROR_CLASSES: Record<AnswerErrorCode, new (message: string, details: CitrixErrorDetails) => CitrixError> = {
+  CITRIX_BAD_REQUEST: CitrixBadRequestError,
+  CITRIX_AUTH: CitrixAuthError,
+  CITRIX_FORBIDDEN: CitrixForbiddenError,
+  CITRIX_NOT_FOUND: CitrixNotFoundError,
+  CITRIX_RATE_LIMITED: CitrixRateLimitError,
+  CITRIX_SERVER_ERROR: CitrixServerError,
+  CITRIX_INVALID_RESPONSE: CitrixInvalidResponseError,
+};
+
 export function errorForStatus(status: number, message: string, details: CitrixErrorDetails): CitrixError {
-  if (status === 400 || status === 409 || status === 422) return new CitrixBadRequestError(message, details);
-  if (status === 401) return new CitrixAuthError(message, details);
-  if (status === 403) return new CitrixForbiddenError(message, details);
-  if (status === 404) return new CitrixNotFoundError(message, details);
-  if (status === 429) return new CitrixRateLimitError(message, details);
-  if (status >= 500) return new CitrixServerError(message, details);
-  return new CitrixInvalidResponseError(message, details);
+  return new ERROR_CLASSES[errorCodeForStatus(status)](message, details);
 }
 
 /**

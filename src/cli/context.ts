@@ -4,6 +4,28 @@ import type { Client } from '@temporalio/client';
 import { CitrixClient } from '../citrix';
 import { type TemporalConfig, loadCitrixConfig, loadTemporalConfig } from '../config';
 import { connectClient } from '../client';
+import { createRedactor } from '../observability/logger';
+import type { Tracing } from '../observability/tracing';
+import { DEFAULT_SERVICE_NAMES, otlpHeaderValues, tracingRequested } from '../observability/tracing-config';
+
+/** The command line's tracing, when the environment asks for it (README "Tracing"). */
+let tracing: Tracing | undefined;
+
+/**
+ * Starts tracing when the `OTEL_*` variables ask for it, so that a `start` links to the workflow's trace. The caller
+ * flushes it (`shutdown`) before the process exits.
+ */
+export async function startCliTracing(): Promise<Tracing | undefined> {
+  if (!tracingRequested()) return undefined;
+  const { startTracing } = await import('../observability/tracing.js');
+  // The exporter's warnings may quote its headers, which often hold an API key.
+  const redact = createRedactor(otlpHeaderValues());
+  tracing = startTracing({
+    serviceName: DEFAULT_SERVICE_NAMES.cli,
+    warn: (message: string) => console.error(redact(`catalog-rollout: ${message}`)),
+  });
+  return tracing;
+}
 
 /** `--address`, `--namespace` and `--task-queue` on the program, for every command. */
 export function addConnectionOptions(program: Command): Command {
@@ -33,7 +55,7 @@ export async function withClient<T>(
   if (config.apiKey && config.tls === false) {
     console.error('catalog-rollout: TEMPORAL_TLS=false sends the Temporal API key without TLS (a trusted proxy only)');
   }
-  const client = await connectClient(config);
+  const client = await connectClient(config, { tracing: tracing !== undefined });
   try {
     return await fn(client, config.taskQueue);
   } finally {

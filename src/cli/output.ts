@@ -5,6 +5,7 @@
 import { CommanderError } from 'commander';
 import { ConfigError } from '../config';
 import { CatalogBusyError, SearchAttributesMissingError, TemporalUnreachableError, innermostCause } from '../client';
+import { TracingConfigError } from '../observability/tracing-config';
 import { InvalidInputError } from '../shared';
 
 /** The exit codes of every command (README "Exit codes"). */
@@ -129,7 +130,7 @@ export function describeError(error: unknown): { exitCode: ExitCode; message: st
   if (error instanceof InvalidInputError || error instanceof ConfigError) {
     return { exitCode: ExitCode.BadInput, message: withFlagNames(error.message), type: error.name };
   }
-  if (error instanceof SearchAttributesMissingError) {
+  if (error instanceof SearchAttributesMissingError || error instanceof TracingConfigError) {
     return { exitCode: ExitCode.BadInput, message: error.message, type: error.name };
   }
   if (error instanceof TemporalUnreachableError) {

@@ -4,7 +4,7 @@ import { SECRET_VARIABLES } from '../config';
 import { createRedactor } from '../observability/logger';
 import { PRODUCT_VERSION } from '../shared/version';
 import { addCitrixCommands } from './citrix-commands';
-import { addConnectionOptions } from './context';
+import { addConnectionOptions, startCliTracing } from './context';
 import { ExitCode, describeError, isCommanderExit } from './output';
 import { addRecallCommand } from './recall-commands';
 import { addRolloutCommands } from './rollout-commands';
@@ -37,7 +37,9 @@ export function buildProgram(setExit: (code: ExitCode) => void = () => undefined
 export async function runCli(argv: string[]): Promise<ExitCode> {
   let exitCode: ExitCode = ExitCode.Done;
   const json = argv.includes('--json');
+  let tracing: Awaited<ReturnType<typeof startCliTracing>>;
   try {
+    tracing = await startCliTracing();
     await buildProgram((code) => (exitCode = code)).parseAsync(argv);
     return exitCode;
   } catch (error) {
@@ -49,5 +51,8 @@ export async function runCli(argv: string[]): Promise<ExitCode> {
     if (json) console.log(redact(JSON.stringify({ event: 'error', type, message, exitCode: code })));
     console.error(redact(`catalog-rollout: ${message}`));
     return code;
+  } finally {
+    // The process exits right after: send the spans of this command first.
+    await tracing?.shutdown().catch(() => undefined);
   }
 }

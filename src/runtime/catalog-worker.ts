@@ -5,7 +5,14 @@ import { createActivities } from '../activities';
 import type { CitrixClient } from '../citrix';
 import { type TemporalConfig, WORKER_DEFAULTS } from '../config';
 import { TemporalUnreachableError, connectionOptions } from '../client/connection';
-import { WorkerMetrics, activityInterceptors, workflowInterceptorModules } from '../observability';
+import {
+  type Tracing,
+  WorkerMetrics,
+  activityInterceptors,
+  tracingActivityInterceptors,
+  workflowInterceptorModules,
+  workflowSpanSinks,
+} from '../observability';
 
 export interface CatalogWorkerOptions {
   connection: NativeConnection;
@@ -45,6 +52,8 @@ export interface CatalogWorkerOptions {
    * @default Temporal's default: plaintext payloads
    */
   dataConverter?: DataConverter;
+  /** Spans for activities and workflows (`startTracing`); the Citrix client's spans come from its `onExchange`. @default off */
+  tracing?: Tracing;
 }
 
 /** Registers the catalog workflows and the Citrix activities on one task queue. */
@@ -69,11 +78,15 @@ export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Work
       progressReportIntervalMs: options.progressReportIntervalMs,
     }),
     interceptors: {
-      activity: [activityInterceptors(metrics)],
+      // Tracing first, so that the activity's span is current while the rest runs.
+      activity: [
+        ...(options.tracing ? [tracingActivityInterceptors(options.tracing)] : []),
+        activityInterceptors(metrics),
+      ],
       // A prebuilt bundle carries them already (the SDK would warn that it ignores them).
       ...(options.workflowBundle ? {} : { workflowModules: workflowInterceptorModules }),
     },
-    sinks: metrics.sinks(),
+    sinks: { ...metrics.sinks(), ...workflowSpanSinks(options.tracing) },
     maxCachedWorkflows: options.maxCachedWorkflows ?? WORKER_DEFAULTS.maxCachedWorkflows,
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivities ?? WORKER_DEFAULTS.maxConcurrentActivities,
     maxConcurrentWorkflowTaskExecutions:

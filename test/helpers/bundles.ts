@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { workflowInterceptorModules } from '../../src/observability';
 
 const quietLogger = {
   log() {},
@@ -25,6 +26,17 @@ export function workflowBundle(failureConverterPath?: string): Promise<WorkflowB
     bundles.set(failureConverterPath, bundle);
   }
   return bundle;
+}
+
+let productionBundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The bundle as `npm run build` makes it: with the observability interceptors, OpenTelemetry's included. */
+export function productionWorkflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  productionBundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('../../src/workflows'),
+    workflowInterceptorModules,
+    logger: quietLogger,
+  });
+  return productionBundle;
 }
 
 let bundleFile: Promise<string> | undefined;

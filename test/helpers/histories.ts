@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { defaultPayloadConverter } from '@temporalio/common';
@@ -19,6 +21,16 @@ export async function historiesAsJson(client: Client): Promise<{ what: string; t
     texts.push({ what: `history of ${execution.workflowId}/${execution.runId}`, text: historyToJSON(history) });
   }
   return texts;
+}
+
+const HISTORIES = path.resolve(__dirname, '../histories');
+
+/** The committed histories of released workflow versions (`test/histories/`), for replay. */
+export function recordedHistories() {
+  return readdirSync(HISTORIES, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.json'))
+    .sort()
+    .map((file) => ({ workflowId: file, history: JSON.parse(readFileSync(path.join(HISTORIES, file), 'utf8')) }));
 }
 
 /** The summaries the Temporal UI shows beside a workflow's activities and timers, in the order it scheduled them. */
