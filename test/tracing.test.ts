@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Client } from '@temporalio/client';
+import { OpenTelemetryWorkflowClientInterceptor } from '@temporalio/interceptors-opentelemetry/lib/client';
 import { Worker } from '@temporalio/worker';
 import { context, propagation } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -181,7 +183,8 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
 
       const spans = collector.spans();
       const named = (prefix: string) => spans.filter((span) => span.name.startsWith(prefix));
-      const [start] = named('StartWorkflow:updateCatalogImage');
+      // `start` is one Update-with-Start: its span carries the trace to the workflow it starts.
+      const [start] = named('UpdateWithStartWorkflow:attach');
       assert.ok(start, `the starter exported its start span; got ${spans.map((s) => s.name).join(', ')}`);
       assert.equal(attribute(start.resource, 'service.name'), 'catalog-rollout-cli');
       const trace = spans.filter((span) => span.traceId === start.traceId);
@@ -267,7 +270,19 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
   test('a rollout approved by an update has its HandleUpdate span, and its history replays', async () => {
     simulator.reset();
     const { catalogs, images } = SEED_IDS;
-    const handle = await startRollout(stack.env.client, IN_PROCESS_QUEUE, {
+    // A start without a trace context: its workflow loads no tracing and exports no span of its own.
+    const untraced = await startRollout(stack.env.client, IN_PROCESS_QUEUE, {
+      catalogIds: [catalogs.hr],
+      imageId: images.win11Dec,
+      healthGate: false,
+      dryRun: true,
+    });
+    await untraced.result();
+    const traced = new Client({
+      connection: stack.env.connection,
+      interceptors: { workflow: [new OpenTelemetryWorkflowClientInterceptor()] },
+    });
+    const handle = await startRollout(traced, IN_PROCESS_QUEUE, {
       catalogIds: [catalogs.finance, catalogs.sales],
       imageId: images.win11Dec,
       canaryCount: 1,
@@ -284,7 +299,9 @@ describe('OpenTelemetry tracing of a worker process and the starter', () => {
     assert.equal((await handle.result()).phase, 'completed');
 
     const spans = memory.exporter.getFinishedSpans();
-    const run = spans.find((span) => span.name === 'RunWorkflow:rolloutImage');
+    const runs = spans.filter((span) => span.name === 'RunWorkflow:rolloutImage');
+    assert.equal(runs.length, 1, 'only the rollout started with a trace context has a workflow span');
+    const run = runs[0];
     assert.ok(run, `the rollout has a span; got ${[...new Set(spans.map((s) => s.name))].join(', ')}`);
     const update = spans.find((span) => span.name === 'HandleUpdate:approve');
     assert.ok(update, 'the approval has a span');
