@@ -12,7 +12,8 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY scripts ./scripts
-# Compiles to lib/ and writes the workflow bundle (with the observability interceptors) to lib/workflow-bundle.js.
+# Compiles to lib/ and writes the workflow bundles (with the observability interceptors) to lib/workflow-bundle.js and,
+# with failures encoded for payload encryption, lib/workflow-bundle-encrypted.js.
 RUN npm run build
 
 FROM ${NODE_IMAGE}
@@ -22,8 +23,9 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/lib/src ./lib/src
-COPY --from=build /app/lib/workflow-bundle.js ./lib/workflow-bundle.js
-# The prebuilt bundle: no webpack at start. Metrics and health are on in the image (off by default elsewhere).
+COPY --from=build /app/lib/workflow-bundle.js /app/lib/workflow-bundle-encrypted.js ./lib/
+# The prebuilt bundle: no webpack at start (with PAYLOAD_CODEC_KEYS_FILE, point WORKFLOW_BUNDLE_PATH at
+# lib/workflow-bundle-encrypted.js). Metrics and health are on in the image (off by default elsewhere).
 # A 256 MB V8 heap with the default cache of 500 workflows: 1,000 concurrent updates peaked at 441 MB resident
 # (docs/performance.md). Raise both together.
 ENV WORKFLOW_BUNDLE_PATH=/app/lib/workflow-bundle.js \

@@ -56,12 +56,6 @@ async function main(): Promise<void> {
   if (config.temporal.apiKey && config.temporal.tls === false) {
     log.warn('TEMPORAL_TLS=false: the Temporal API key is sent without TLS; do this only to a trusted local proxy');
   }
-  if (config.temporal.payloadCodecKeys && config.workflowBundlePath) {
-    log.warn(
-      'PAYLOAD_CODEC_KEYS_FILE with WORKFLOW_BUNDLE_PATH: payloads and activity failures are encrypted, but failures ' +
-        'raised in workflow code keep their messages in plaintext unless the bundle was built with encoded failures',
-    );
-  }
   const metrics = new WorkerMetrics(Runtime.instance().metricMeter);
   const tracing = startTracing({ serviceName: DEFAULT_SERVICE_NAMES.worker, warn: (message) => log.warn(message) });
   let worker: Worker | undefined;

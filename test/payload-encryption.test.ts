@@ -19,6 +19,7 @@ import {
   startCodecServer,
   type CodecServer,
 } from '../src/codec';
+import { ConfigError, loadWorkerConfig } from '../src/config';
 import { findTemporalCli } from '../src/dev/local-temporal';
 import { catalogUpdateWorkflowId } from '../src/shared';
 import { SEED_IDS } from '../src/simulator';
@@ -149,6 +150,29 @@ describe('payload encryption, end to end against a dev server, the simulator, th
     assert.ok(!history.includes(FAILURE_TEXT), 'the failure message is in the history in plaintext');
     assert.ok(!history.includes('ErrorMasterImageProvisioningFailed'), 'the sub-state is in plaintext');
     assert.match(history, /Encoded failure/);
+  });
+
+  test('a worker with the keys refuses a prebuilt bundle that would write workflow failures in plaintext', async () => {
+    const [plain, encoded] = await Promise.all([workflowBundle(), workflowBundle(ENCODING_FAILURE_CONVERTER_PATH)]);
+    const plainFile = path.join(dir, 'workflow-bundle.js');
+    const encodedFile = path.join(dir, 'workflow-bundle-encrypted.js');
+    await Promise.all([writeFile(plainFile, plain.code), writeFile(encodedFile, encoded.code)]);
+    const env = (bundle: string) => ({
+      CITRIX_CUSTOMER_ID: 'acme123',
+      CITRIX_CLIENT_ID: 'client',
+      CITRIX_CLIENT_SECRET: 'secret',
+      PAYLOAD_CODEC_KEYS_FILE: keysFileA,
+      WORKFLOW_BUNDLE_PATH: bundle,
+    });
+    assert.throws(
+      () => loadWorkerConfig(env(plainFile)),
+      (error: Error) =>
+        error instanceof ConfigError &&
+        /WORKFLOW_BUNDLE_PATH: .* does not encode workflow failures.*workflow-bundle-encrypted\.js/.test(error.message),
+    );
+    assert.equal(loadWorkerConfig(env(encodedFile)).workflowBundlePath, encodedFile);
+    const { PAYLOAD_CODEC_KEYS_FILE: _withoutKeys, ...plainEnv } = env(plainFile);
+    assert.equal(loadWorkerConfig(plainEnv).workflowBundlePath, plainFile, 'without keys any bundle does');
   });
 
   test('retry starts a failed update again from its encrypted recorded input', async () => {

@@ -6,3 +6,6 @@
 import { DefaultFailureConverter } from '@temporalio/common';
 
 export const failureConverter = new DefaultFailureConverter({ encodeCommonAttributes: true });
+
+/** Found in a workflow bundle built with this converter: what the worker checks a prebuilt bundle for. */
+export const ENCODED_FAILURES_MARKER = 'catalog-rollout: workflow failures encoded';

@@ -9,6 +9,7 @@ import {
   isGuid,
   outboundUrlProblem,
 } from '../citrix';
+import { bundleEncodesFailures } from '../codec/data-converter';
 import { CODEC_KEYS_VARIABLE, type CodecKeyRing, readCodecKeyFile } from '../codec/keys';
 import { parseBindAddress } from '../observability/health';
 import { DEFAULT_TASK_QUEUE } from '../shared';
@@ -328,6 +329,16 @@ export function loadCitrixConfig(rawEnv: Env = process.env): CitrixConfig {
   return citrix;
 }
 
+/** With payload encryption, a prebuilt bundle must encode workflow failures too, or their messages stay plaintext. */
+function checkBundleEncodesFailures(bundlePath: string, problems: string[]): void {
+  const code = readFileOrProblem(bundlePath, 'WORKFLOW_BUNDLE_PATH', problems);
+  if (!code || bundleEncodesFailures(code.toString('utf8'))) return;
+  problems.push(
+    `WORKFLOW_BUNDLE_PATH: ${bundlePath} does not encode workflow failures, whose messages would reach the history in ` +
+      `plaintext under ${CODEC_KEYS_VARIABLE}: use workflow-bundle-encrypted.js, which npm run build writes beside it`,
+  );
+}
+
 /** Everything the worker needs, checked at once so that one message lists every problem. */
 export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
   const problems: string[] = [];
@@ -336,6 +347,9 @@ export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
   const citrix = parseCitrix(env, problems);
   const worker = workerEnvSchema.safeParse(env);
   if (!worker.success) problems.push(...issuesOf(worker.error));
+  if (temporal?.payloadCodecKeys && worker.success && worker.data.WORKFLOW_BUNDLE_PATH) {
+    checkBundleEncodesFailures(worker.data.WORKFLOW_BUNDLE_PATH, problems);
+  }
   if (problems.length || !temporal || !citrix || !worker.success) throw new ConfigError(problems);
   return {
     temporal,
