@@ -48,6 +48,7 @@ async function main(): Promise<void> {
     );
   }
   const log = Runtime.instance().logger;
+  for (const warning of config.temporal.warnings) log.warn(warning);
   if (config.temporal.apiKey && config.temporal.tls === false) {
     log.warn('TEMPORAL_TLS=false: the Temporal API key is sent without TLS; do this only to a trusted local proxy');
   }
