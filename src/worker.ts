@@ -112,6 +112,7 @@ async function main(): Promise<void> {
       webhookUrl: config.rolloutWebhookUrl,
       analysisUrl: config.rolloutAnalysisUrl,
       metrics,
+      deploymentVersion: config.deploymentVersion,
     });
     const running = worker.run();
     log.info('worker started', {
@@ -122,6 +123,9 @@ async function main(): Promise<void> {
       apiKey: config.temporal.apiKey ? 'set' : 'unset',
       citrixApi: citrix.apiBaseUrl,
       prebuiltBundle: Boolean(config.workflowBundlePath),
+      deploymentVersion: config.deploymentVersion
+        ? `${config.deploymentVersion.deploymentName}.${config.deploymentVersion.buildId}`
+        : 'unversioned',
       metrics: config.metricsBindAddress ? `http://${config.metricsBindAddress}/metrics` : 'off',
       health: health?.url ?? 'off',
       nodeEnv: process.env.NODE_ENV ?? 'development',

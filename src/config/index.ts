@@ -145,7 +145,31 @@ const workerEnvSchema = z.object({
   ),
   METRICS_BIND_ADDRESS: bindAddress('METRICS_BIND_ADDRESS'),
   HEALTH_BIND_ADDRESS: bindAddress('HEALTH_BIND_ADDRESS'),
+  // The names Temporal's Worker Controller sets on the pods it runs.
+  TEMPORAL_DEPLOYMENT_NAME: optionalString,
+  TEMPORAL_WORKER_BUILD_ID: optionalString,
 });
+
+/** A worker of one build of a Worker Deployment: Temporal routes each workflow to the build its behaviour names. */
+export interface WorkerDeploymentVersion {
+  deploymentName: string;
+  buildId: string;
+}
+
+function deploymentVersionOf(
+  deploymentName: string | undefined,
+  buildId: string | undefined,
+  problems: string[],
+): WorkerDeploymentVersion | undefined {
+  if (deploymentName && buildId) return { deploymentName, buildId };
+  if (deploymentName || buildId) {
+    problems.push(
+      'TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_WORKER_BUILD_ID go together (Worker Versioning needs both): ' +
+        'set both, or neither to run without versioning',
+    );
+  }
+  return undefined;
+}
 
 export interface CitrixConfig {
   client: CitrixClientOptions;
@@ -173,6 +197,8 @@ export interface WorkerConfig {
   metricsBindAddress?: string;
   /** Where `/healthz` and `/readyz` are served; off when unset. */
   healthBindAddress?: string;
+  /** The build this worker is, when Worker Versioning is on; off when unset. */
+  deploymentVersion?: WorkerDeploymentVersion;
 }
 
 /** Every secret a configuration holds, for the log redactor. */
@@ -238,6 +264,9 @@ export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
   const citrix = parseCitrix(env, problems);
   const worker = workerEnvSchema.safeParse(env);
   if (!worker.success) problems.push(...issuesOf(worker.error));
+  const deploymentVersion = worker.success
+    ? deploymentVersionOf(worker.data.TEMPORAL_DEPLOYMENT_NAME, worker.data.TEMPORAL_WORKER_BUILD_ID, problems)
+    : undefined;
   if (problems.length || !temporal || !citrix || !worker.success) throw new ConfigError(problems);
   return {
     temporal,
@@ -254,6 +283,7 @@ export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
     logLevel: worker.data.LOG_LEVEL,
     metricsBindAddress: worker.data.METRICS_BIND_ADDRESS,
     healthBindAddress: worker.data.HEALTH_BIND_ADDRESS,
+    deploymentVersion,
   };
 }
 

@@ -2,7 +2,7 @@
 import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { CitrixClient } from '../citrix';
-import { type TemporalConfig, WORKER_DEFAULTS } from '../config';
+import { type TemporalConfig, WORKER_DEFAULTS, type WorkerDeploymentVersion } from '../config';
 import { TemporalUnreachableError, connectionOptions } from '../client/connection';
 import { WorkerMetrics, activityInterceptors, workflowInterceptorModules } from '../observability';
 
@@ -38,6 +38,11 @@ export interface CatalogWorkerOptions {
   analysisTimeoutMs?: number;
   /** @default metrics on the installed Temporal runtime's meter */
   metrics?: WorkerMetrics;
+  /**
+   * The build of a Worker Deployment this worker is. With it, Worker Versioning is on: a catalog update stays on the
+   * build that started it, a rollout moves to the current build at its next wave. @default versioning off
+   */
+  deploymentVersion?: WorkerDeploymentVersion;
 }
 
 /** Registers the catalog workflows and the Citrix activities on one task queue. */
@@ -71,6 +76,14 @@ export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Work
     maxConcurrentWorkflowTaskExecutions:
       options.maxConcurrentWorkflowTasks ?? WORKER_DEFAULTS.maxConcurrentWorkflowTasks,
     shutdownGraceTime: options.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs,
+    ...(options.deploymentVersion && {
+      workerDeploymentOptions: {
+        useWorkerVersioning: true,
+        version: options.deploymentVersion,
+        // Each workflow declares its own (src/workflows); this covers one that does not, safely.
+        defaultVersioningBehavior: 'PINNED',
+      },
+    }),
   });
 }
 

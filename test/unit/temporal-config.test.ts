@@ -5,7 +5,13 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Command } from 'commander';
 import { addConnectionOptions, temporalConfigOf } from '../../src/cli/context';
-import { ConfigError, loadTemporalConfig } from '../../src/config';
+import { ConfigError, loadTemporalConfig, loadWorkerConfig } from '../../src/config';
+
+const citrix = {
+  CITRIX_CUSTOMER_ID: 'acme123',
+  CITRIX_CLIENT_ID: '6a1e2f0c-0000-4000-a000-000000000001',
+  CITRIX_CLIENT_SECRET: 's3cr3t-value-that-must-not-leak',
+};
 
 const PROFILES = `
 [profile.default]
@@ -177,5 +183,23 @@ describe('Temporal connection from a profile, the standard variables and the fla
         `TEMPORAL_TLS_CLIENT_CERT_PATH: cannot read <dir>/no-client.pem (ENOENT)`,
       ],
     );
+  });
+
+  test('Worker Versioning needs both TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_WORKER_BUILD_ID', () => {
+    assert.equal(loadWorkerConfig(citrix).deploymentVersion, undefined);
+    assert.deepEqual(
+      loadWorkerConfig({ ...citrix, TEMPORAL_DEPLOYMENT_NAME: 'catalog-rollout', TEMPORAL_WORKER_BUILD_ID: 'v0.4.0' })
+        .deploymentVersion,
+      { deploymentName: 'catalog-rollout', buildId: 'v0.4.0' },
+    );
+    for (const half of [{ TEMPORAL_DEPLOYMENT_NAME: 'catalog-rollout' }, { TEMPORAL_WORKER_BUILD_ID: 'v0.4.0' }]) {
+      assert.deepEqual(
+        problemsOf(() => loadWorkerConfig({ ...citrix, ...half })),
+        [
+          'TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_WORKER_BUILD_ID go together (Worker Versioning needs both): ' +
+            'set both, or neither to run without versioning',
+        ],
+      );
+    }
   });
 });
