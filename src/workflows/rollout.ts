@@ -18,6 +18,7 @@ import {
   truncateText,
 } from '../shared/rollout';
 import { unwrapActivityFailure } from './failures';
+import { declareVersioningBehavior } from './versioning';
 import { maintenanceWindowStatus } from './rollout-activities';
 import { handleRolloutMessages } from './rollout-messages';
 import { RolloutNotifier } from './rollout-notifications';
@@ -62,6 +63,10 @@ export async function rolloutImage(
   }
   return new Rollout(input, request, bounded, checkpoint).execute();
 }
+
+// Under Worker Versioning a rollout moves to the current build at its next continue-as-new (between waves), so that
+// a new worker's fixes reach a rollout of many days; each catalog update it starts stays on the build it began on.
+declareVersioningBehavior('AUTO_UPGRADE', rolloutImage);
 
 /**
  * One run of a rollout: its state (`RolloutRun`, which the message handlers steer) and its steps — plan, each wave

@@ -17,6 +17,7 @@ import {
 import type { Activities, CatalogSnapshot, PollReport, PostReport, ValidationReport } from '../activities';
 import { truncateText } from '../shared/rollout-progress';
 import { lastAttemptError, ranOutOfTime, unwrapActivityFailure } from './failures';
+import { declareVersioningBehavior } from './versioning';
 import {
   type CatalogUpdateResult,
   type CatalogUpdateStatus,
@@ -171,6 +172,10 @@ export async function updateCatalogImage(
     throw failure;
   }
 }
+
+// Under Worker Versioning an update finishes on the build that started it, however long Citrix takes: a new worker
+// never replays an update that an older one began.
+declareVersioningBehavior('PINNED', updateCatalogImage);
 
 async function waitForCatalogUpdate(
   input: UpdateCatalogImageInput,
