@@ -4,9 +4,10 @@ import { once } from 'node:events';
 import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import type { WorkflowHandle } from '@temporalio/client';
-import { startCatalogUpdate } from '../src/client';
+import { startCatalogUpdate, startRollout } from '../src/client';
 import { findTemporalCli } from '../src/dev/local-temporal';
 import { SEED_IDS } from '../src/simulator';
+import { approveUpdate, progressQuery } from '../src/workflows';
 import {
   eventually,
   processEnvFor,
@@ -24,7 +25,7 @@ const TASK_QUEUE = 'worker-versioning-test';
 const DEPLOYMENT = 'catalog-rollout';
 const execFileAsync = promisify(execFile);
 
-describe('Worker Versioning: a new build ships while an update runs on the old one', () => {
+describe('Worker Versioning: a new build ships while updates and rollouts run on the old one', () => {
   let stack: TestStack;
   let bundlePath: string;
   const workers: ChildProcess[] = [];
@@ -39,7 +40,11 @@ describe('Worker Versioning: a new build ships while an update runs on the old o
   });
 
   after(async () => {
-    for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
+    for (const worker of workers) {
+      if (worker.exitCode !== null) continue;
+      worker.kill('SIGTERM');
+      await once(worker, 'exit');
+    }
     await stack?.stop();
   });
 
@@ -53,6 +58,10 @@ describe('Worker Versioning: a new build ships while an update runs on the old o
       TEMPORAL_WORKER_BUILD_ID: `build-${buildId}`,
     });
     workers.push(await spawnWorker(env, (text) => (outputs[buildId] += text)));
+    await setCurrent(buildId);
+  }
+
+  async function setCurrent(buildId: 'a' | 'b'): Promise<void> {
     // The version exists once the server has seen its worker poll.
     await eventually(
       () =>
@@ -138,10 +147,40 @@ describe('Worker Versioning: a new build ships while an update runs on the old o
       deployment.versionSummaries.find((version) => version.BuildID === 'build-a')?.drainageStatus,
       'draining',
     );
+  });
 
-    for (const worker of workers) {
-      worker.kill('SIGTERM');
-      await once(worker, 'exit');
-    }
+  test('a rollout started on build A moves to the current build B, while its canary update stays on A', async () => {
+    const { catalogs, images } = SEED_IDS;
+    await setCurrent('a');
+    const rollout = await startRollout(stack.env.client, TASK_QUEUE, {
+      catalogIds: [catalogs.engineering, catalogs.callCenter],
+      imageId: images.win11Nov,
+      canaryCount: 1,
+      batchSize: 1,
+      approval: 'afterCanary',
+      healthGate: false,
+      pollIntervalMs: 1_000,
+    });
+    await eventually(
+      async () =>
+        (await rollout.query(progressQuery).catch(() => undefined))?.phase === 'awaitingApproval' ? true : undefined,
+      40_000,
+      'the rollout to wait for approval after its canary',
+    );
+    assert.deepEqual(await versioningOf(rollout), { buildId: 'build-a', behavior: 2 }, 'AUTO_UPGRADE on A');
+
+    await setCurrent('b');
+    await rollout.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
+    const result = await rollout.result();
+    assert.equal(result.waves.length, 2);
+
+    // AUTO_UPGRADE is 2 in Temporal's VersioningBehavior enum.
+    assert.deepEqual(await versioningOf(rollout), { buildId: 'build-b', behavior: 2 });
+    const builds = (await workflowTaskBuilds(rollout)).map((task) => task.buildId);
+    assert.equal(builds[0], 'build-a');
+    assert.equal(builds.at(-1), 'build-b');
+    const updateOf = (catalogId: string) => stack.env.client.workflow.getHandle(`catalog-update-${catalogId}`);
+    assert.equal((await versioningOf(updateOf(catalogs.engineering))).buildId, 'build-a', 'the canary ran on A');
+    assert.equal((await versioningOf(updateOf(catalogs.callCenter))).buildId, 'build-b', 'the next wave on B');
   });
 });
