@@ -64,8 +64,9 @@ export async function rolloutImage(
   return new Rollout(input, request, bounded, checkpoint).execute();
 }
 
-// Under Worker Versioning a rollout moves to the current build at its next continue-as-new (between waves), so that
-// a new worker's fixes reach a rollout of many days; each catalog update it starts stays on the build it began on.
+// Under Worker Versioning a rollout moves to the current build at its next workflow task (a wave's end, an approval, its
+// continue-as-new), so that a new worker's fixes reach a rollout of many days; the new build replays its history, so
+// changes stay behind patched(). Each catalog update it starts stays on the build it began on.
 declareVersioningBehavior('AUTO_UPGRADE', rolloutImage);
 
 /**
