@@ -53,6 +53,7 @@ async function main(): Promise<void> {
     );
   }
   const log = Runtime.instance().logger;
+  for (const warning of config.temporal.warnings) log.warn(warning);
   if (config.temporal.apiKey && config.temporal.tls === false) {
     log.warn('TEMPORAL_TLS=false: the Temporal API key is sent without TLS; do this only to a trusted local proxy');
   }
@@ -129,6 +130,7 @@ async function main(): Promise<void> {
       metrics,
       dataConverter: createDataConverter(config.temporal.payloadCodecKeys),
       tracing,
+      deploymentVersion: config.deploymentVersion,
     });
     const running = worker.run();
     log.info('worker started', {
@@ -145,6 +147,9 @@ async function main(): Promise<void> {
             keyIds: config.temporal.payloadCodecKeys.keyIds,
           }
         : 'off',
+      deploymentVersion: config.deploymentVersion
+        ? `${config.deploymentVersion.deploymentName}.${config.deploymentVersion.buildId}`
+        : 'unversioned',
       metrics: config.metricsBindAddress ? `http://${config.metricsBindAddress}/metrics` : 'off',
       health: health?.url ?? 'off',
       tracing: tracing ? 'otlp' : 'off',

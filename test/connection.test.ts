@@ -149,37 +149,54 @@ describe('connection settings for a secured Temporal (mTLS, API key)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('the worker and the starter connect over mTLS with the client certificate, server CA and server name', async () => {
-    const config = loadTemporalConfig({
-      TEMPORAL_ADDRESS: tlsProxy.address,
-      TEMPORAL_TLS_CERT_PATH: files.clientCert,
-      TEMPORAL_TLS_KEY_PATH: files.clientKey,
-      TEMPORAL_TLS_SERVER_CA_PATH: files.ca,
-      TEMPORAL_TLS_SERVER_NAME: SERVER_NAME,
+  const mtlsNames = [
+    [
+      'the standard names',
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      'TEMPORAL_TLS_CLIENT_KEY_PATH',
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+    ],
+    ['the older names', 'TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_SERVER_CA_PATH'],
+  ] as const;
+  for (const [names, certVariable, keyVariable, caVariable] of mtlsNames) {
+    test(`the worker and the starter connect over mTLS with the client certificate, server CA and server name (${names})`, async () => {
+      const config = loadTemporalConfig({
+        TEMPORAL_ADDRESS: tlsProxy.address,
+        [certVariable]: files.clientCert,
+        [keyVariable]: files.clientKey,
+        [caVariable]: files.ca,
+        TEMPORAL_TLS_SERVER_NAME: SERVER_NAME,
+      });
+      assert.equal(
+        config.warnings.length,
+        certVariable === 'TEMPORAL_TLS_CERT_PATH' ? 3 : 0,
+        config.warnings.join('\n'),
+      );
+      const seenBefore = tlsProxy.seen.length;
+      const connection = await connectWorkerConnection(config);
+      try {
+        const info = await connection.workflowService.getSystemInfo({});
+        assert.ok(info.serverVersion, 'the server answered through TLS');
+      } finally {
+        await connection.close();
+      }
+      const client = await connectClient(config);
+      await client.workflowService.getSystemInfo({});
+      await client.connection.close();
+      const calls = tlsProxy.seen.slice(seenBefore).filter((call) => call.path.endsWith('/GetSystemInfo'));
+      assert.ok(calls.length >= 2);
+      for (const call of calls) {
+        assert.equal(call.clientCertCn, 'catalog-rollout-worker', 'the client certificate was presented');
+        assert.equal(call.clientCertAuthorized, true, 'and it is signed by the CA the server trusts');
+      }
     });
-    const connection = await connectWorkerConnection(config);
-    try {
-      const info = await connection.workflowService.getSystemInfo({});
-      assert.ok(info.serverVersion, 'the server answered through TLS');
-    } finally {
-      await connection.close();
-    }
-    const client = await connectClient(config);
-    await client.workflowService.getSystemInfo({});
-    await client.connection.close();
-    const calls = tlsProxy.seen.filter((call) => call.path.endsWith('/GetSystemInfo'));
-    assert.ok(calls.length >= 2);
-    for (const call of calls) {
-      assert.equal(call.clientCertCn, 'catalog-rollout-worker', 'the client certificate was presented');
-      assert.equal(call.clientCertAuthorized, true, 'and it is signed by the CA the server trusts');
-    }
-  });
+  }
 
   test('an API key reaches the server as a bearer token, over TLS and (TEMPORAL_TLS=false) without', async () => {
     const overTls = loadTemporalConfig({
       TEMPORAL_ADDRESS: tlsProxy.address,
       TEMPORAL_API_KEY: API_KEY,
-      TEMPORAL_TLS_SERVER_CA_PATH: files.ca,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: files.ca,
       TEMPORAL_TLS_SERVER_NAME: SERVER_NAME,
     });
     const plain = loadTemporalConfig({
@@ -211,8 +228,8 @@ describe('connection settings for a secured Temporal (mTLS, API key)', () => {
       env: {
         PATH: process.env.PATH,
         TEMPORAL_ADDRESS: tlsProxy.address,
-        TEMPORAL_TLS_CERT_PATH: path.join(dir, 'missing-client.pem'),
-        TEMPORAL_TLS_KEY_PATH: files.clientKey,
+        TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(dir, 'missing-client.pem'),
+        TEMPORAL_TLS_CLIENT_KEY_PATH: files.clientKey,
         TEMPORAL_API_KEY: API_KEY,
         CITRIX_CUSTOMER_ID: 'acme123',
         CITRIX_CLIENT_ID: 'client',
@@ -225,7 +242,7 @@ describe('connection settings for a secured Temporal (mTLS, API key)', () => {
     child.stderr.on('data', (chunk) => (output += chunk));
     const [code] = await once(child, 'exit');
     assert.equal(code, 1);
-    assert.match(output, /TEMPORAL_TLS_CERT_PATH: cannot read .*missing-client\.pem \(ENOENT\)/);
+    assert.match(output, /TEMPORAL_TLS_CLIENT_CERT_PATH: cannot read .*missing-client\.pem \(ENOENT\)/);
     assert.ok(!output.includes(API_KEY) && !output.includes('citrix-secret-that-must-not-leak'), output);
   });
 
@@ -233,7 +250,7 @@ describe('connection settings for a secured Temporal (mTLS, API key)', () => {
     const config = loadWorkerConfig({
       TEMPORAL_ADDRESS: tlsProxy.address,
       TEMPORAL_TLS_SERVER_NAME: 'not-the-server.test',
-      TEMPORAL_TLS_SERVER_CA_PATH: files.ca,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: files.ca,
       CITRIX_CUSTOMER_ID: 'acme123',
       CITRIX_CLIENT_ID: 'client',
       CITRIX_CLIENT_SECRET: 'citrix-secret',

@@ -30,15 +30,15 @@ export async function startCliTracing(): Promise<Tracing | undefined> {
 /** `--address`, `--namespace` and `--task-queue` on the program, for every command. */
 export function addConnectionOptions(program: Command): Command {
   return program
-    .option('--address <host:port>', 'Temporal frontend (default: TEMPORAL_ADDRESS, else localhost:7233)')
-    .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE, else default)')
+    .option('--address <host:port>', 'Temporal frontend (default: TEMPORAL_ADDRESS, the profile, else localhost:7233)')
+    .option('--namespace <name>', 'Temporal namespace (default: TEMPORAL_NAMESPACE, the profile, else default)')
     .option('--task-queue <name>', 'task queue of the workers (default: TEMPORAL_TASK_QUEUE, else catalog-rollout)');
 }
 
-/** The Temporal settings of the environment with the program's flags on top. */
-export function temporalConfigOf(command: Command): TemporalConfig {
+/** The Temporal settings of the profile and the environment, with the program's flags on top. */
+export function temporalConfigOf(command: Command, env: NodeJS.ProcessEnv = process.env): TemporalConfig {
   const flags = command.optsWithGlobals<{ address?: string; namespace?: string; taskQueue?: string }>();
-  const config = loadTemporalConfig();
+  const config = loadTemporalConfig(env);
   return {
     ...config,
     ...(flags.address && { address: flags.address }),
@@ -52,6 +52,7 @@ export async function withClient<T>(
   fn: (client: Client, taskQueue: string) => Promise<T>,
 ): Promise<T> {
   const config = temporalConfigOf(command);
+  for (const warning of config.warnings) console.error(`catalog-rollout: ${warning}`);
   if (config.apiKey && config.tls === false) {
     console.error('catalog-rollout: TEMPORAL_TLS=false sends the Temporal API key without TLS (a trusted proxy only)');
   }

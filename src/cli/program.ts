@@ -20,7 +20,8 @@ export function buildProgram(setExit: (code: ExitCode) => void = () => undefined
     .showHelpAfterError()
     .addHelpText(
       'after',
-      '\nTemporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE, or the flags above.\n' +
+      '\nTemporal connection: the flags above, over TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE and the\n' +
+        'other standard TEMPORAL_* variables, over a Temporal CLI profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE).\n' +
         'The "catalogs" and "images" commands also need CITRIX_CUSTOMER_ID, CITRIX_CLIENT_ID, CITRIX_CLIENT_SECRET.\n' +
         'Exit codes: 0 done, 1 failed/halted/aborted, 2 bad input (nothing changed), 3 could not tell.',
     );

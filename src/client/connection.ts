@@ -16,11 +16,16 @@ export class TemporalUnreachableError extends Error {
 }
 
 /**
- * The options both kinds of connection get: address, TLS (server CA, server name, mTLS client pair) and API key. An API
- * key turns TLS on unless `tls` is `false`.
+ * The options both kinds of connection get: address, TLS (server CA, server name, mTLS client pair), API key and the
+ * profile's gRPC headers. An API key turns TLS on unless `tls` is `false`.
  */
 export function connectionOptions(config: TemporalConfig) {
-  return { address: config.address, tls: config.tls, apiKey: config.apiKey };
+  return {
+    address: config.address,
+    tls: config.tls,
+    apiKey: config.apiKey,
+    ...(config.metadata && { metadata: config.metadata }),
+  };
 }
 
 export interface ConnectClientOptions {

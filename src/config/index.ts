@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import type { TLSConfig } from '@temporalio/common/lib/internal-non-workflow';
 import { z } from 'zod';
 import {
   CITRIX_API_HOSTS,
@@ -12,20 +11,20 @@ import {
 import { bundleEncodesFailures } from '../codec/data-converter';
 import { CODEC_KEYS_VARIABLE, type CodecKeyRing, readCodecKeyFile } from '../codec/keys';
 import { parseBindAddress } from '../observability/health';
-import { DEFAULT_TASK_QUEUE } from '../shared';
 import { HOUR } from '../shared/time';
 import { PRODUCT_VERSION } from '../shared/version';
+import { type TemporalConfig, TEMPORAL_VARIABLES, parseTemporal } from './temporal';
+import { ConfigError, type Env, emptyAsUndefined, issuesOf, optionalString, readFileOrProblem } from './values';
 
-type Env = Record<string, string | undefined>;
+export { ConfigError } from './values';
+export {
+  DEPRECATED_TEMPORAL_VARIABLES,
+  STANDARD_TEMPORAL_VARIABLES,
+  TEMPORAL_DEFAULTS,
+  type TemporalConfig,
+} from './temporal';
 
 export const LOG_LEVELS = ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR'] as const;
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-  constructor(readonly problems: string[]) {
-    super(`configuration is incomplete or wrong:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
-  }
-}
 
 /**
  * A secret may be given as `NAME` or, for Docker and Kubernetes secrets, as `NAME_FILE` holding a path. Reading the
@@ -49,8 +48,6 @@ function withSecretFiles(env: Env, names: string[], problems: string[]): Env {
   return resolved;
 }
 
-const emptyAsUndefined = (value: unknown) => (value === '' ? undefined : value);
-const optionalString = z.preprocess(emptyAsUndefined, z.string().optional());
 /** A whole number from `min` to `max`: every numeric setting has both bounds, so a typo cannot disable a limit. */
 const intBetween = (min: number, max: number, fallback: number) =>
   z.preprocess(
@@ -76,14 +73,6 @@ const outboundUrl = (name: string) =>
       })
       .optional(),
   );
-/** `undefined` when unset, so that an explicit "false" can be told from no answer. */
-const bool = z.preprocess(
-  emptyAsUndefined,
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
-    .optional()
-    .transform((value) => (value === undefined ? undefined : value === 'true' || value === '1' || value === 'yes')),
-);
 const bindAddress = (name: string) =>
   z.preprocess(
     emptyAsUndefined,
@@ -101,19 +90,6 @@ function isBindAddress(value: string): boolean {
     return false;
   }
 }
-
-const temporalEnvSchema = z.object({
-  TEMPORAL_ADDRESS: z.preprocess(emptyAsUndefined, z.string().default('localhost:7233')),
-  TEMPORAL_NAMESPACE: z.preprocess(emptyAsUndefined, z.string().default('default')),
-  TEMPORAL_TASK_QUEUE: z.preprocess(emptyAsUndefined, z.string().default(DEFAULT_TASK_QUEUE)),
-  TEMPORAL_API_KEY: optionalString,
-  TEMPORAL_TLS: bool,
-  TEMPORAL_TLS_CERT_PATH: optionalString,
-  TEMPORAL_TLS_KEY_PATH: optionalString,
-  TEMPORAL_TLS_SERVER_CA_PATH: optionalString,
-  TEMPORAL_TLS_SERVER_NAME: optionalString,
-  [CODEC_KEYS_VARIABLE]: optionalString,
-});
 
 const citrixEnvSchema = z.object({
   CITRIX_CUSTOMER_ID: z
@@ -171,16 +147,30 @@ const workerEnvSchema = z.object({
   ),
   METRICS_BIND_ADDRESS: bindAddress('METRICS_BIND_ADDRESS'),
   HEALTH_BIND_ADDRESS: bindAddress('HEALTH_BIND_ADDRESS'),
+  // The names Temporal's Worker Controller sets on the pods it runs.
+  TEMPORAL_DEPLOYMENT_NAME: optionalString,
+  TEMPORAL_WORKER_BUILD_ID: optionalString,
 });
 
-export interface TemporalConfig {
-  address: string;
-  namespace: string;
-  taskQueue: string;
-  apiKey?: string;
-  tls?: TLSConfig | boolean;
-  /** Payload encryption keys (`PAYLOAD_CODEC_KEYS_FILE`); payloads are plaintext without them. */
-  payloadCodecKeys?: CodecKeyRing;
+/** A worker of one build of a Worker Deployment: Temporal routes each workflow to the build its behaviour names. */
+export interface WorkerDeploymentVersion {
+  deploymentName: string;
+  buildId: string;
+}
+
+function deploymentVersionOf(
+  deploymentName: string | undefined,
+  buildId: string | undefined,
+  problems: string[],
+): WorkerDeploymentVersion | undefined {
+  if (deploymentName && buildId) return { deploymentName, buildId };
+  if (deploymentName || buildId) {
+    problems.push(
+      'TEMPORAL_DEPLOYMENT_NAME and TEMPORAL_WORKER_BUILD_ID go together (Worker Versioning needs both): ' +
+        'set both, or neither to run without versioning',
+    );
+  }
+  return undefined;
 }
 
 export interface CitrixConfig {
@@ -209,6 +199,8 @@ export interface WorkerConfig {
   metricsBindAddress?: string;
   /** Where `/healthz` and `/readyz` are served; off when unset. */
   healthBindAddress?: string;
+  /** The build this worker is, when Worker Versioning is on; off when unset. */
+  deploymentVersion?: WorkerDeploymentVersion;
 }
 
 /** Every secret a configuration holds, for the log redactor. */
@@ -219,71 +211,9 @@ export function secretsOf(config: WorkerConfig): string[] {
     config.rolloutWebhookUrl,
     config.rolloutAnalysisUrl,
     ...(config.temporal.payloadCodecKeys?.secrets() ?? []),
+    // Profile headers often carry credentials (an authorization header).
+    ...Object.values(config.temporal.metadata ?? {}),
   ].filter((secret): secret is string => Boolean(secret));
-}
-
-function issuesOf(error: z.ZodError): string[] {
-  return error.issues.map((issue) =>
-    issue.message.includes(String(issue.path[0])) ? issue.message : `${issue.path.join('.')}: ${issue.message}`,
-  );
-}
-
-function readFileOrProblem(path: string, variable: string, problems: string[]): Buffer | undefined {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    problems.push(`${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? error})`);
-    return undefined;
-  }
-}
-
-function parseTemporal(env: Env, problems: string[]): TemporalConfig | undefined {
-  const parsed = temporalEnvSchema.safeParse(env);
-  if (!parsed.success) {
-    problems.push(...issuesOf(parsed.error));
-    return undefined;
-  }
-  const e = parsed.data;
-  const config: TemporalConfig = {
-    address: e.TEMPORAL_ADDRESS,
-    namespace: e.TEMPORAL_NAMESPACE,
-    taskQueue: e.TEMPORAL_TASK_QUEUE,
-  };
-  if (e.TEMPORAL_API_KEY) config.apiKey = e.TEMPORAL_API_KEY;
-  const keysFile = e[CODEC_KEYS_VARIABLE];
-  if (keysFile) {
-    try {
-      config.payloadCodecKeys = readCodecKeyFile(keysFile, CODEC_KEYS_VARIABLE);
-    } catch (error) {
-      problems.push((error as Error).message);
-    }
-  }
-  if (Boolean(e.TEMPORAL_TLS_CERT_PATH) !== Boolean(e.TEMPORAL_TLS_KEY_PATH)) {
-    problems.push('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (mTLS needs both)');
-  }
-  const tlsFiles = e.TEMPORAL_TLS_CERT_PATH || e.TEMPORAL_TLS_SERVER_CA_PATH || e.TEMPORAL_TLS_SERVER_NAME;
-  if (e.TEMPORAL_TLS === false) {
-    if (tlsFiles) problems.push('TEMPORAL_TLS is false but TEMPORAL_TLS_* settings are given: remove one or the other');
-    // An API key normally turns TLS on; "false" keeps it off (a plaintext proxy inside a trusted network).
-    if (e.TEMPORAL_API_KEY) config.tls = false;
-  } else if (e.TEMPORAL_TLS || tlsFiles) {
-    const tls: TLSConfig = {};
-    if (e.TEMPORAL_TLS_SERVER_NAME) tls.serverNameOverride = e.TEMPORAL_TLS_SERVER_NAME;
-    if (e.TEMPORAL_TLS_SERVER_CA_PATH) {
-      tls.serverRootCACertificate = readFileOrProblem(
-        e.TEMPORAL_TLS_SERVER_CA_PATH,
-        'TEMPORAL_TLS_SERVER_CA_PATH',
-        problems,
-      );
-    }
-    if (e.TEMPORAL_TLS_CERT_PATH && e.TEMPORAL_TLS_KEY_PATH) {
-      const crt = readFileOrProblem(e.TEMPORAL_TLS_CERT_PATH, 'TEMPORAL_TLS_CERT_PATH', problems);
-      const key = readFileOrProblem(e.TEMPORAL_TLS_KEY_PATH, 'TEMPORAL_TLS_KEY_PATH', problems);
-      if (crt && key) tls.clientCertPair = { crt, key };
-    }
-    config.tls = tls;
-  }
-  return config;
 }
 
 function parseCitrix(env: Env, problems: string[]): CitrixConfig | undefined {
@@ -347,6 +277,9 @@ export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
   const citrix = parseCitrix(env, problems);
   const worker = workerEnvSchema.safeParse(env);
   if (!worker.success) problems.push(...issuesOf(worker.error));
+  const deploymentVersion = worker.success
+    ? deploymentVersionOf(worker.data.TEMPORAL_DEPLOYMENT_NAME, worker.data.TEMPORAL_WORKER_BUILD_ID, problems)
+    : undefined;
   if (temporal?.payloadCodecKeys && worker.success && worker.data.WORKFLOW_BUNDLE_PATH) {
     checkBundleEncodesFailures(worker.data.WORKFLOW_BUNDLE_PATH, problems);
   }
@@ -366,6 +299,7 @@ export function loadWorkerConfig(rawEnv: Env = process.env): WorkerConfig {
     logLevel: worker.data.LOG_LEVEL,
     metricsBindAddress: worker.data.METRICS_BIND_ADDRESS,
     healthBindAddress: worker.data.HEALTH_BIND_ADDRESS,
+    deploymentVersion,
   };
 }
 
@@ -380,7 +314,7 @@ export const SECRET_VARIABLES = [
 /** Every environment variable the worker reads, `_FILE` forms included. */
 export function workerConfigVariables(): string[] {
   return [
-    ...Object.keys(temporalEnvSchema.shape),
+    ...TEMPORAL_VARIABLES,
     ...Object.keys(citrixEnvSchema.shape),
     ...Object.keys(workerEnvSchema.shape),
     ...SECRET_VARIABLES.map((name) => `${name}_FILE`),

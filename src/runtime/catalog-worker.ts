@@ -3,7 +3,7 @@ import type { DataConverter } from '@temporalio/common';
 import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { CitrixClient } from '../citrix';
-import { type TemporalConfig, WORKER_DEFAULTS } from '../config';
+import { type TemporalConfig, WORKER_DEFAULTS, type WorkerDeploymentVersion } from '../config';
 import { TemporalUnreachableError, connectionOptions } from '../client/connection';
 import {
   type Tracing,
@@ -54,6 +54,11 @@ export interface CatalogWorkerOptions {
   dataConverter?: DataConverter;
   /** Spans for activities and workflows (`startTracing`); the Citrix client's spans come from its `onExchange`. @default off */
   tracing?: Tracing;
+  /**
+   * The build of a Worker Deployment this worker is. With it, Worker Versioning is on: a catalog update stays on the
+   * build that started it, a rollout moves to the current build at its next wave. @default versioning off
+   */
+  deploymentVersion?: WorkerDeploymentVersion;
 }
 
 /** Registers the catalog workflows and the Citrix activities on one task queue. */
@@ -92,6 +97,14 @@ export function createCatalogWorker(options: CatalogWorkerOptions): Promise<Work
     maxConcurrentWorkflowTaskExecutions:
       options.maxConcurrentWorkflowTasks ?? WORKER_DEFAULTS.maxConcurrentWorkflowTasks,
     shutdownGraceTime: options.shutdownGraceMs ?? WORKER_DEFAULTS.shutdownGraceMs,
+    ...(options.deploymentVersion && {
+      workerDeploymentOptions: {
+        useWorkerVersioning: true,
+        version: options.deploymentVersion,
+        // Each workflow declares its own (src/workflows); this covers one that does not, safely.
+        defaultVersioningBehavior: 'PINNED',
+      },
+    }),
   });
 }
 

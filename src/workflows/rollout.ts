@@ -18,6 +18,7 @@ import {
   truncateText,
 } from '../shared/rollout';
 import { unwrapActivityFailure } from './failures';
+import { declareVersioningBehavior } from './versioning';
 import { maintenanceWindowStatus } from './rollout-activities';
 import { summaries } from './summaries';
 import { handleRolloutMessages } from './rollout-messages';
@@ -69,6 +70,11 @@ export async function rolloutImage(
   }
   return new Rollout(input, request, bounded, checkpoint).execute();
 }
+
+// Under Worker Versioning a rollout moves to the current build at its next workflow task (a wave's end, an approval, its
+// continue-as-new), so that a new worker's fixes reach a rollout of many days; the new build replays its history, so
+// changes stay behind patched(). Each catalog update it starts stays on the build it began on.
+declareVersioningBehavior('AUTO_UPGRADE', rolloutImage);
 
 /**
  * One run of a rollout: its state (`RolloutRun`, which the message handlers steer) and its steps — plan, each wave

@@ -20,6 +20,7 @@ import { truncateText } from '../shared/rollout-progress';
 import { lastAttemptError, ranOutOfTime, unwrapActivityFailure } from './failures';
 import { sameId } from '../citrix/ids';
 import { summaries } from './summaries';
+import { declareVersioningBehavior } from './versioning';
 import {
   type AttachOutcome,
   type AttachRequest,
@@ -201,6 +202,10 @@ export async function updateCatalogImage(
     throw failure;
   }
 }
+
+// Under Worker Versioning an update finishes on the build that started it, however long Citrix takes: a new worker
+// never replays an update that an older one began.
+declareVersioningBehavior('PINNED', updateCatalogImage);
 
 async function waitForCatalogUpdate(
   input: UpdateCatalogImageInput,

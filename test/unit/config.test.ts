@@ -47,7 +47,7 @@ describe('worker configuration from the environment', () => {
           /CITRIX_CLIENT_SECRET \(or CITRIX_CLIENT_SECRET_FILE\) is required/,
           /CITRIX_SITE_ID must be a GUID/,
           /CITRIX_REGION must be one of/,
-          /TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together/,
+          /TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together/,
           /WORKER_MAX_CACHED_WORKFLOWS/,
         ]) {
           assert.match(error.message, expected);
