@@ -260,56 +260,6 @@ describe('the CLI tells an operator what really happened', () => {
     assert.match(text, /approve by opal: canary looks good/);
   });
 
-  test('steering updates refuse what the rollout state forbids, answer its phase, and the old signals still steer', async () => {
-    simulator.setTiming({ updateDurationMs: Infinity });
-    const id = 'steered-by-updates';
-    const handle = stack.env.client.workflow.getHandle(`rollout-${id}`);
-    try {
-      const started = await cli(
-        ...['rollout', 'start', '--no-health-gate', '--id', id, '--image', images.win11Nov, '--catalogs'],
-        ...[[catalogs.hr, catalogs.engineering].join(','), '--canary', '1', '--poll-interval', '1s'],
-      );
-      assert.equal(started.code, 0, started.stderr);
-      await eventually(async () => acceptedPosts(simulator, catalogs.hr) === 1 || undefined, 30_000, 'the canary post');
-
-      const notPaused = await cli('rollout', 'resume', id, '--by', 'bob');
-      assert.deepEqual([notPaused.code, /cannot resume: it is not paused/.test(notPaused.stderr)], [2, true]);
-
-      // What an operator without this CLI runs: the Temporal CLI, one JSON argument.
-      const paused = await temporalUpdate(id, 'pause', { by: 'ops', reason: 'freeze' });
-      assert.equal(paused.code, 0, paused.stderr);
-      assert.match(paused.stdout, /"phase":\s*"running"/);
-      assert.match(paused.stdout, /"paused":\s*true/);
-
-      const twice = await cli('rollout', 'pause', id, '--by', 'bob');
-      assert.equal(twice.code, 2);
-      assert.match(twice.stderr, /cannot pause: it is already paused \(by ops at /);
-      const nobody = await temporalUpdate(id, 'abort', {});
-      assert.notEqual(nobody.code, 0, 'an update that does not say who is refused');
-      assert.match(nobody.stderr + nobody.stdout, /say who does it/);
-
-      // A sender of an earlier release signals; the rollout takes it as before.
-      await handle.signal(resumeSignal, { by: 'legacy-script' });
-      await eventually(async () => ((await progressOf(id)).paused === false ? true : undefined), 10_000, 'resumed');
-      assert.equal((await progressOf(id)).steering?.at(-1)?.by, 'legacy-script');
-
-      const aborted = jsonLines((await cli('rollout', 'abort', id, '--by', 'alice', '--json')).stdout).at(-1)!;
-      assert.deepEqual([aborted.phase, aborted.stopping, aborted.rollbackRequested], ['running', true, false]);
-      const abortAgain = await cli('rollout', 'abort', id, '--by', 'bob');
-      assert.equal(abortAgain.code, 2);
-      assert.match(abortAgain.stderr, /cannot abort: it is already stopping \(by alice at /);
-      const rollback = jsonLines((await cli('rollout', 'rollback', id, '--by', 'carol', '--json')).stdout).at(-1)!;
-      assert.deepEqual([rollback.event, rollback.rollbackRequested], ['rollbackRequested', true]);
-      const rollbackAgain = await cli('rollout', 'rollback', id, '--by', 'dave');
-      assert.equal(rollbackAgain.code, 2);
-      assert.match(rollbackAgain.stderr, /cannot rollback: a rollback was already requested \(by carol at /);
-    } finally {
-      simulator.setTiming({ updateDurationMs: 1_500 });
-      simulator.completeUpdate(catalogs.hr);
-      await handle.terminate('test cleanup').catch(() => undefined);
-    }
-  });
-
   test('an aborted rollout makes --wait exit 1 and records who aborted it and why', async () => {
     const watcher = spawnStarter(
       [
@@ -600,5 +550,66 @@ describe('the CLI tells an operator what really happened', () => {
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /CURRENT IMAGE/);
     assert.match(run.stdout, new RegExp(`Legal\\s+Win11 24H2 October \\(${images.win11Oct}\\)`));
+  });
+
+  test('steering updates refuse what the rollout state forbids, answer its phase, and the old signals still steer', async () => {
+    // The canary's update never ends on its own: the rollout stays running while it is steered. Its image is one the
+    // catalog does not run yet, whatever the tests before moved it to.
+    simulator.setTiming({ updateDurationMs: Infinity });
+    const canary = catalogs.sales;
+    const { imageId: current } = await stack.citrix.getCatalog(canary);
+    const image = [images.win11Nov, images.win11Dec].find((candidate) => candidate !== current)!;
+    const postsBefore = acceptedPosts(simulator, canary);
+    const id = 'steered-by-updates';
+    const handle = stack.env.client.workflow.getHandle(`rollout-${id}`);
+    try {
+      const started = await cli(
+        ...['rollout', 'start', '--no-health-gate', '--id', id, '--image', image, '--catalogs'],
+        ...[[canary, catalogs.legal].join(','), '--canary', '1', '--poll-interval', '1s'],
+      );
+      assert.equal(started.code, 0, started.stderr);
+      await eventually(
+        async () => acceptedPosts(simulator, canary) > postsBefore || undefined,
+        30_000,
+        'the canary post',
+      );
+
+      const notPaused = await cli('rollout', 'resume', id, '--by', 'bob');
+      assert.equal(notPaused.code, 2, notPaused.stderr);
+      assert.match(notPaused.stderr, /cannot resume: it is not paused/);
+
+      // What an operator without this CLI runs: the Temporal CLI, one JSON argument.
+      const paused = await temporalUpdate(id, 'pause', { by: 'ops', reason: 'freeze' });
+      assert.equal(paused.code, 0, paused.stderr);
+      assert.match(paused.stdout, /"phase":\s*"running"/);
+      assert.match(paused.stdout, /"paused":\s*true/);
+
+      const twice = await cli('rollout', 'pause', id, '--by', 'bob');
+      assert.equal(twice.code, 2);
+      assert.match(twice.stderr, /cannot pause: it is already paused \(by ops at /);
+      const nobody = await temporalUpdate(id, 'abort', {});
+      assert.notEqual(nobody.code, 0, 'an update that does not say who is refused');
+      assert.match(nobody.stderr + nobody.stdout, /say who does it/);
+
+      // A sender of an earlier release signals; the rollout takes it as before.
+      await handle.signal(resumeSignal, { by: 'legacy-script' });
+      await eventually(async () => ((await progressOf(id)).paused === false ? true : undefined), 10_000, 'resumed');
+      assert.equal((await progressOf(id)).steering?.at(-1)?.by, 'legacy-script');
+
+      const aborted = jsonLines((await cli('rollout', 'abort', id, '--by', 'alice', '--json')).stdout).at(-1)!;
+      assert.deepEqual([aborted.phase, aborted.stopping, aborted.rollbackRequested], ['running', true, false]);
+      const abortAgain = await cli('rollout', 'abort', id, '--by', 'bob');
+      assert.equal(abortAgain.code, 2);
+      assert.match(abortAgain.stderr, /cannot abort: it is already stopping \(by alice at /);
+      const rollback = jsonLines((await cli('rollout', 'rollback', id, '--by', 'carol', '--json')).stdout).at(-1)!;
+      assert.deepEqual([rollback.event, rollback.rollbackRequested], ['rollbackRequested', true]);
+      const rollbackAgain = await cli('rollout', 'rollback', id, '--by', 'dave');
+      assert.equal(rollbackAgain.code, 2);
+      assert.match(rollbackAgain.stderr, /cannot rollback: a rollback was already requested \(by carol at /);
+    } finally {
+      simulator.setTiming({ updateDurationMs: 1_500 });
+      simulator.completeUpdate(canary);
+      await handle.terminate('test cleanup').catch(() => undefined);
+    }
   });
 });
