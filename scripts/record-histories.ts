@@ -21,9 +21,11 @@ import { createCatalogWorker } from '../src/worker';
 import {
   abortSignal,
   approveUpdate,
-  pauseSignal,
+  attachUpdate,
+  pauseUpdate,
   progressQuery,
   resumeSignal,
+  rollbackUpdate,
   statusQuery,
   updateCatalogImage,
 } from '../src/workflows';
@@ -150,9 +152,29 @@ const scenarios: Scenario[] = [
     input: { ...rollout, catalogIds: [catalogs.callCenter, catalogs.hr], batchSize: 1, approval: 'afterCanary' },
     act: async (handle) => {
       await waitForPhase(handle, 'awaitingApproval');
-      await handle.signal(pauseSignal, { by: 'recorder', reason: 'recorded pause' });
+      // Steering Updates, a refused one among them, and the signal earlier releases send.
+      await handle.executeUpdate(pauseUpdate, { args: [{ by: 'recorder', reason: 'recorded pause' }] });
+      await handle.executeUpdate(pauseUpdate, { args: [{ by: 'recorder' }] }).catch(() => undefined);
       await handle.signal(resumeSignal, { by: 'recorder' });
       await handle.executeUpdate(approveUpdate, { args: [{ by: 'recorder', comment: 'recorded approval' }] });
+    },
+  },
+  {
+    name: 'rollout-rollback-requested',
+    input: { ...rollout, catalogIds: [catalogs.finance, catalogs.engineering], batchSize: 1, approval: 'afterCanary' },
+    act: async (handle) => {
+      await waitForPhase(handle, 'awaitingApproval');
+      await handle.executeUpdate(rollbackUpdate, { args: [{ by: 'recorder', reason: 'recorded rollback' }] });
+    },
+  },
+  {
+    // What a second start of a running update sends: the attach update, answered once the update posted.
+    name: 'updated-attached',
+    input: { ...base, catalogId: catalogs.engineering },
+    act: async (handle) => {
+      await handle.executeUpdate(attachUpdate, {
+        args: [{ imageId: images.win11Nov, startRequestId: 'recorder', waitForPost: true }],
+      });
     },
   },
   // Returns the catalogs of rollout-completed (recorded above, on the same server) to their previous images.
