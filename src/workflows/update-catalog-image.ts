@@ -7,7 +7,6 @@ import {
   condition,
   continueAsNew,
   defineQuery,
-  defineUpdate,
   isCancellation,
   log,
   proxyActivities,
@@ -18,13 +17,10 @@ import {
 import type { Activities, CatalogSnapshot, PollReport, PostReport, ValidationReport } from '../activities';
 import { truncateText } from '../shared/rollout-progress';
 import { lastAttemptError, ranOutOfTime, unwrapActivityFailure } from './failures';
-import { sameId } from '../citrix/ids';
 import { summaries } from './summaries';
+import { handleAttach } from './update-attach';
 import { declareVersioningBehavior } from './versioning';
 import {
-  type AttachOutcome,
-  type AttachRequest,
-  type CatalogUpdatePhase,
   type CatalogUpdateResult,
   type CatalogUpdateStatus,
   FailureType,
@@ -32,26 +28,11 @@ import {
   NON_RETRYABLE_FAILURES,
   type UpdateCatalogImageInput,
   type UpdateCatalogImageRequest,
-  optionsDiffering,
   parseUpdateCatalogImageInput,
 } from '../shared';
 
 export const statusQuery = defineQuery<CatalogUpdateStatus>('status');
-/**
- * A start of this catalog's update, sent with the start itself (Update-with-Start): refused when the update runs to
- * another image, else answered once the update is posted (with the post's transaction id) or ended without a post.
- */
-export const attachUpdate = defineUpdate<AttachOutcome, [AttachRequest]>('attach');
-
-/** Phases after which the update posts nothing more: an attach waiting for the post answers then. */
-const POSTLESS_ENDS: ReadonlySet<CatalogUpdatePhase> = new Set([
-  'alreadyCurrent',
-  'failed',
-  'cancelled',
-  'watchStopped',
-  'succeeded',
-]);
-
+export { attachUpdate } from './update-attach';
 /** What a run hands to the next one when it continues as new in the middle of the wait. */
 export interface WaitCheckpoint {
   deadlineAtMs: number;
@@ -299,38 +280,6 @@ async function waitForCatalogUpdate(
       await continueAsNew<typeof updateCatalogImage>(input, state);
     }
   }
-}
-
-function handleAttach(input: UpdateCatalogImageInput, status: CatalogUpdateStatus): void {
-  setHandler(
-    attachUpdate,
-    async ({ startRequestId, request, waitForPost }) => {
-      if (waitForPost) await condition(() => status.transactionId !== undefined || POSTLESS_ENDS.has(status.phase));
-      const memo = workflowInfo().memo as { startRequestId?: unknown } | undefined;
-      return {
-        attached: memo?.startRequestId !== startRequestId,
-        ignored: request ? optionsDiffering(request, input as Partial<UpdateCatalogImageRequest>) : [],
-        phase: status.phase,
-        transactionId: status.transactionId,
-        catalogName: status.catalogName,
-        imageName: status.imageName,
-      };
-    },
-    {
-      validator: ({ imageId, startRequestId }) => {
-        if (typeof startRequestId !== 'string' || startRequestId.length > 64)
-          throw new Error('startRequestId must be a string of at most 64 characters');
-        if (!sameId(imageId, status.imageId)) {
-          throw ApplicationFailure.nonRetryable(
-            `catalog ${status.catalogName ?? status.catalogId} is already being updated to image ` +
-              `${status.imageName ?? status.imageId} by workflow ${workflowInfo().workflowId}: wait for it to ` +
-              `finish ("status ${workflowInfo().workflowId}") or cancel it ("cancel ${workflowInfo().workflowId}") first`,
-            FailureType.CatalogBusy,
-          );
-        }
-      },
-    },
-  );
 }
 
 function parseRequest(input: UpdateCatalogImageInput): UpdateCatalogImageRequest {
