@@ -50,3 +50,13 @@ export function innermostCause(error: unknown): Cause {
   }
   return { type: current.name, message: grpcMessage(current) ?? current.message };
 }
+
+/** A workflow's refusal of an update (its validator's, or no handler of that name): its innermost cause. */
+export function updateRefusal(error: unknown): Cause | undefined {
+  return error instanceof WorkflowUpdateFailedError ? innermostCause(error) : undefined;
+}
+
+/** The refusal of a workflow whose code has no handler of the update: one of a release before the update existed. */
+export function isUnknownUpdate(refusal: Cause): boolean {
+  return /no registered handler/i.test(refusal.message);
+}

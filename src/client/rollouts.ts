@@ -1,5 +1,5 @@
 /** Starting and finding rollouts. */
-import { type Client, type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { namePatternProblem } from '../activities/name-pattern';
 import { InvalidInputError } from '../shared';
 import {
@@ -23,6 +23,7 @@ import {
   type rolloutImage,
 } from '../workflows';
 import { formatDuration } from '../shared/time';
+import { isUnknownUpdate, updateRefusal } from './failures';
 import { SearchAttributesMissingError, isMissingSearchAttribute } from './search-attributes';
 
 export type RolloutHandle = WorkflowHandle<typeof rolloutImage>;
@@ -113,9 +114,9 @@ export async function steerRollout(
   try {
     return await handle.executeUpdate(update, { args: [step] });
   } catch (error) {
-    if (!(error instanceof WorkflowUpdateFailedError)) throw error;
-    const reason = (error.cause as Error | undefined)?.message ?? error.message;
-    if (!/no registered handler/i.test(reason)) throw new SteeringRefusedError(reason, { cause: error });
+    const refusal = updateRefusal(error);
+    if (!refusal) throw error;
+    if (!isUnknownUpdate(refusal)) throw new SteeringRefusedError(refusal.message, { cause: error });
     await handle.signal(signal, step);
     return undefined;
   }

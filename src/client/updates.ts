@@ -1,13 +1,11 @@
 /** Starting, finding and cancelling the image update of one catalog. */
 import { randomUUID } from 'node:crypto';
 import {
-  ApplicationFailure,
   type Client,
   WithStartWorkflowOperation,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
   type WorkflowHandle,
-  WorkflowUpdateFailedError,
   WorkflowUpdateStage,
 } from '@temporalio/client';
 import { isGuid, sameId } from '../citrix/ids';
@@ -24,6 +22,7 @@ import {
 } from '../shared';
 import { SearchAttributes } from '../shared/rollout';
 import { attachUpdate, type updateCatalogImage } from '../workflows';
+import { updateRefusal } from './failures';
 import { recordedInput } from './history';
 import { SearchAttributesMissingError, isMissingSearchAttribute } from './search-attributes';
 
@@ -152,14 +151,6 @@ export async function startCatalogUpdate(
     ignored: outcome.ignored,
     outcome,
   };
-}
-
-/** The message and type of an update's rejection (its validator's), if `error` is one. */
-function updateRefusal(error: unknown): { message: string; type?: string } | undefined {
-  if (!(error instanceof WorkflowUpdateFailedError)) return undefined;
-  const cause = error.cause;
-  if (cause instanceof ApplicationFailure) return { message: cause.message, type: cause.type ?? undefined };
-  return { message: (cause as Error | undefined)?.message ?? error.message };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
