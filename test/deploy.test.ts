@@ -21,6 +21,8 @@ interface ComposeService {
   healthcheck?: { test: string[] | string };
   secrets?: string[];
   command?: string[] | string;
+  entrypoint?: string[];
+  volumes?: string[];
   stop_grace_period?: string;
 }
 
@@ -98,13 +100,23 @@ describe('docker-compose.yml', () => {
     assert.match(String(services.worker!.healthcheck!.test), /8081\/readyz/);
   });
 
+  test('sets Temporal up with the scripts in deploy/temporal, which the production-stack test runs too', () => {
+    for (const [job, script] of [
+      ['temporal-schema', 'setup-schema.sh'],
+      ['temporal-setup', 'setup-namespace.sh'],
+    ] as const) {
+      assert.deepEqual(services[job]!.volumes, ['./deploy/temporal:/etc/catalog-rollout:ro']);
+      assert.deepEqual(services[job]!.entrypoint, ['/bin/sh', `/etc/catalog-rollout/${script}`]);
+    }
+    const schema = read('deploy/temporal/setup-schema.sh');
+    assert.match(schema, /schema=\$\{SCHEMA_DIR:-\/etc\/temporal\/schema\/postgresql\/v12\}/);
+    assert.match(schema, /update-schema -d "\$schema\/\$dir\/versioned"/);
+  });
+
   test('registers the CatalogId, ImageId, RolloutId and RolloutPhase search attributes as Keyword', () => {
-    const script = String(services['temporal-setup']!.command);
+    const script = read('deploy/temporal/setup-namespace.sh');
     assert.match(script, /for name in CatalogId ImageId RolloutId RolloutPhase; do/);
-    assert.match(
-      script,
-      /temporal operator search-attribute create -n "\$\$NAMESPACE" --name "\$\$name" --type Keyword/,
-    );
+    assert.match(script, /temporal operator search-attribute create -n "\$namespace" --name "\$name" --type Keyword/);
   });
 
   test('configures the worker only with variables its configuration schema knows', () => {
