@@ -21,9 +21,13 @@ export interface RateLimitStats {
 /** Throws a TypeError naming `name` unless `limit` is undefined or a rate limit with a positive finite rate. */
 export function validateRateLimit(limit: unknown, name = 'rateLimit'): asserts limit is RateLimit | undefined {
   if (limit === undefined) return;
-  const rate = typeof limit === 'object' && limit !== null ? (limit as Record<string, unknown>).requestsPerSecond : NaN;
+  if (typeof limit !== 'object' || limit === null || Array.isArray(limit)) {
+    throw new TypeError(`${name} must be an object such as {"requestsPerSecond": 50}, got ${JSON.stringify(limit)}`);
+  }
+  const rate = (limit as Record<string, unknown>).requestsPerSecond;
   if (typeof rate !== 'number' || !Number.isFinite(rate) || rate <= 0) {
-    throw new TypeError(`${name}.requestsPerSecond must be a positive finite number, got ${JSON.stringify(rate)}`);
+    const shown = typeof rate === 'number' ? String(rate) : JSON.stringify(rate);
+    throw new TypeError(`${name}.requestsPerSecond must be a positive finite number, got ${shown}`);
   }
 }
 
