@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FaultList } from './faults';
 import { HttpError, badRequest, readJson, send } from './http';
+import { validateRateLimit, type RateLimiter } from './rate-limit';
 import type { RequestLog } from './request-log';
 import { applyTiming, type SimState } from './state';
 import { serviceError } from './unconfirmed';
@@ -13,13 +14,15 @@ export interface AdminControls {
   readonly log: RequestLog;
   readonly faults: FaultList;
   readonly state: SimState;
+  readonly rateLimiter: RateLimiter;
   addFault(spec: unknown): string;
+  setRateLimit(limit: unknown): void;
   reset(): void;
 }
 
 /**
- * `/__admin/...`: the request log, faults, catalog overrides, catalogs' machines, timing, tokens and reset, behind a
- * bearer token.
+ * `/__admin/...`: the request log, faults, catalog overrides, catalogs' machines, timing, the rate limit, tokens and
+ * reset, behind a bearer token.
  */
 export class AdminApi {
   readonly token: string;
@@ -48,7 +51,7 @@ export class AdminApi {
         { 'www-authenticate': 'Bearer realm="simulator admin"' },
       );
     }
-    const { log, faults, state } = this.controls;
+    const { log, faults, state, rateLimiter } = this.controls;
     const [resource, id, action] = path;
     const route = `${method} ${resource ?? ''}${id === undefined ? '' : '/:id'}${action === undefined ? '' : `/${action}`}`;
     try {
@@ -83,9 +86,10 @@ export class AdminApi {
           return send(res, 200, state.patchCatalog(id ?? '', patch));
         }
         case 'POST settings': {
-          const { updateDurationMs, acceptLagMs, machineRestartMs, minuteMs, machineBootMs } = (await readJson(
-            req,
-          )) as Record<string, unknown>;
+          const { updateDurationMs, acceptLagMs, machineRestartMs, minuteMs, machineBootMs, rateLimit } =
+            (await readJson(req)) as Record<string, unknown>;
+          // Checked before any timing changes, so that a refused request changes nothing; null lifts the limit.
+          if (rateLimit !== null) validateRateLimit(rateLimit);
           // JSON has no Infinity: null stands for it.
           applyTiming(state.timing, {
             updateDurationMs: updateDurationMs === null ? Infinity : updateDurationMs,
@@ -94,13 +98,17 @@ export class AdminApi {
             minuteMs,
             machineBootMs,
           });
+          if (rateLimit !== undefined) this.controls.setRateLimit(rateLimit ?? undefined);
           const { timing } = state;
           return send(res, 200, {
             ...timing,
+            rateLimit: rateLimiter.limit ?? null,
             updateDurationMs: numberOrNull(timing.updateDurationMs),
             machineRestartMs: timing.machineRestartMs === null ? null : numberOrNull(timing.machineRestartMs),
           });
         }
+        case 'GET rateLimit':
+          return send(res, 200, rateLimiter.readStats());
         case 'POST reset':
           this.controls.reset();
           return send(res, 204);

@@ -4,3 +4,4 @@ export type { SimApplication, SimCatalog, SimImage, SimSite, SimWarning, Simulat
 export type { FaultAction, FaultMatch, FaultSpec, Operation, StoredFault } from './faults';
 export type { SimMachine } from './machines';
 export type { Timing } from './state';
+export type { RateLimit, RateLimitStats } from './rate-limit';

@@ -24,6 +24,16 @@ function integer(min: number, max: number) {
   };
 }
 
+function positiveRate(value: string): number {
+  const parsed = /^\d+(\.\d+)?$/.test(value) ? Number(value) : NaN;
+  if (!Number.isFinite(parsed) || parsed <= 0) {
+    throw new InvalidArgumentError(
+      `expected a positive number of requests per second such as 50 or 2.5, got '${value}'`,
+    );
+  }
+  return parsed;
+}
+
 const LOOPBACK = new BlockList();
 LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
 LOOPBACK.addAddress('::1', 'ipv6');
@@ -66,6 +76,12 @@ async function main(): Promise<void> {
     )
     .option('--minute <duration>', "how long one of vdaUpdateDelay's minutes lasts", duration, 1_000)
     .option('--token-ttl <seconds>', 'lifetime of issued tokens', integer(1, 86_400 * 365), 3600)
+    .option(
+      '--rate-limit <requests per second>',
+      "answer 429 with a retryDelay, as Citrix Cloud's gateway does, to a customer's API requests past this rate " +
+        '(sliding one-second window; token endpoints and the admin API are not limited; default: no limit)',
+      positiveRate,
+    )
     .configureOutput({ outputError: (text, write) => write(text) });
   program.exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 1));
   const options = program.parse().opts<{
@@ -78,6 +94,7 @@ async function main(): Promise<void> {
     machineRestart: number;
     minute: number;
     tokenTtl: number;
+    rateLimit?: number;
   }>();
 
   if (!isLoopback(options.host) && !options.allowRemote) {
@@ -95,6 +112,7 @@ async function main(): Promise<void> {
     machineRestartMs: options.machineRestart,
     minuteMs: options.minute,
     tokenTtlSeconds: options.tokenTtl,
+    rateLimit: options.rateLimit === undefined ? undefined : { requestsPerSecond: options.rateLimit },
   });
   const { customerId, siteId, clientId, clientSecret, adminToken } = simulator;
   let { baseUrl, tokenUrl, govTokenUrl, adminUrl } = simulator;

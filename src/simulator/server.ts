@@ -1,11 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import type { FaultSpec, StoredFault } from './faults';
 import type { SimMachine } from './machines';
+import type { RateLimit, RateLimitStats } from './rate-limit';
 import type { RecordedRequest } from './request-log';
 import type { SimCatalog } from './seed';
 import { CatalogServiceSimulator, type SimulatorOptions } from './simulator';
 import { applyTiming, type Timing } from './state';
 
+export type { RateLimit, RateLimitStats } from './rate-limit';
 export type { RecordedRequest } from './request-log';
 export type { SimulatorOptions } from './simulator';
 
@@ -66,7 +68,20 @@ export interface RunningSimulator {
    * `updateDurationMs` of `Infinity` and for a `machineRestartMs` of never).
    */
   setTiming(timing: Partial<Timing>): void;
-  /** Back to the seed data and the start timing; clears the log, faults and tokens (as `POST /__admin/reset`). */
+  /**
+   * Sets the per-customer rate limit from now on, or lifts it with undefined (as `POST /__admin/settings` with
+   * `rateLimit`, null lifting it). Throws a TypeError for a rate that is not a positive finite number.
+   */
+  setRateLimit(limit: RateLimit | undefined): void;
+  /**
+   * The requests the rate limit accepted and refused since start or reset, and the most one customer had accepted in
+   * any second (as `GET /__admin/rateLimit`). Counted with or without a limit in force.
+   */
+  rateLimitStats(): RateLimitStats;
+  /**
+   * Back to the seed data, the start timing and the start rate limit; clears the log, faults, tokens and rate-limit
+   * counters (as `POST /__admin/reset`).
+   */
   reset(): void;
   /** Stops listening and destroys every open socket. */
   close(): Promise<void>;
@@ -121,6 +136,8 @@ export async function startSimulator(options: SimulatorOptions = {}): Promise<Ru
     restartMachines: (catalogId) => void state.restartMachines(catalogId),
     machines: (catalogId) => state.readMachines(catalogId),
     setTiming: (timing) => applyTiming(state.timing, { ...timing }),
+    setRateLimit: (limit) => simulator.setRateLimit(limit),
+    rateLimitStats: () => simulator.rateLimiter.readStats(),
     reset: () => simulator.reset(),
     close: () => simulator.close(),
   };

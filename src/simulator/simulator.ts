@@ -7,12 +7,13 @@ import { DaasService } from './daas-service';
 import { injectFault } from './fault-responses';
 import { FaultList, validateFaultSpec } from './faults';
 import { HttpError, onAnswered, send, streamed, withheld } from './http';
+import { RateLimiter, validateRateLimit, type RateLimit } from './rate-limit';
 import { RequestLog } from './request-log';
 import { matchRoute, splitPath } from './routes';
 import { DEFAULT_SEED, type SimulatorSeed } from './seed';
 import { SimState, applyTiming, type Timing } from './state';
 import { TokenEndpoints } from './tokens';
-import { notAcceptableBody, serviceError } from './unconfirmed';
+import { errorBody, notAcceptableBody, serviceError } from './unconfirmed';
 
 const ACCEPT = 'application/json';
 
@@ -44,6 +45,12 @@ export interface SimulatorOptions {
    * @default 32 random bytes, base64url
    */
   adminToken?: string;
+  /**
+   * Refuses a customer's Catalog Service and DaaS REST requests past this rate with a 429, as Citrix Cloud's gateway
+   * does (token endpoints and `/__admin` are not limited). Checked before faults: a refused request reaches nothing.
+   * @default undefined (no limit)
+   */
+  rateLimit?: RateLimit;
 }
 
 /**
@@ -54,6 +61,7 @@ export class CatalogServiceSimulator {
   readonly log = new RequestLog();
   readonly faults = new FaultList();
   readonly state: SimState;
+  readonly rateLimiter: RateLimiter;
   readonly server: Server;
   baseUrl = '';
   private readonly admin: AdminApi;
@@ -61,10 +69,14 @@ export class CatalogServiceSimulator {
   private readonly daas: DaasService;
   private readonly tokens: TokenEndpoints;
   private readonly pendingDelays = new Set<NodeJS.Timeout>();
+  private readonly startRateLimit: RateLimit | undefined;
 
   constructor(options: SimulatorOptions) {
     const seed = structuredClone(options.seed ?? DEFAULT_SEED);
     const tokenTtlSeconds = options.tokenTtlSeconds ?? 3600;
+    validateRateLimit(options.rateLimit);
+    this.startRateLimit = options.rateLimit && { requestsPerSecond: options.rateLimit.requestsPerSecond };
+    this.rateLimiter = new RateLimiter(this.startRateLimit);
     this.admin = new AdminApi(this, options.adminToken);
     const timing: Timing = {
       updateDurationMs: 20_000,
@@ -106,6 +118,14 @@ export class CatalogServiceSimulator {
     this.state.reset();
     this.faults.clear();
     this.log.clear();
+    this.rateLimiter.limit = this.startRateLimit;
+    this.rateLimiter.clear();
+  }
+
+  /** Sets the rate limit from now on, or lifts it with undefined; the requests of the last second still count. */
+  setRateLimit(limit: unknown): void {
+    validateRateLimit(limit);
+    this.rateLimiter.limit = limit && { requestsPerSecond: limit.requestsPerSecond };
   }
 
   async close(): Promise<void> {
@@ -167,6 +187,14 @@ export class CatalogServiceSimulator {
     onAnswered.set(res, record);
     res.once('close', record);
 
+    // The gateway counts before anything behind it sees the request, faults included.
+    const customerId = limitedCustomer(req, segments);
+    const refusal = customerId === undefined ? undefined : this.rateLimiter.admit(customerId);
+    if (refusal) {
+      res.removeHeader('citrix-transactionId');
+      return send(res, 429, errorBody(429, { retryDelaySeconds: refusal.retryDelaySeconds }));
+    }
+
     const actions = this.faults.takeForRequest({
       operation: route.operation,
       method,
@@ -194,4 +222,16 @@ export class CatalogServiceSimulator {
     if (route.daas) return this.daas.handle(req, res, route, new URLSearchParams(query));
     return this.catalogService.handle(req, res, route, transactionId);
   }
+}
+
+/**
+ * The customer a Catalog Service request names in its path, or a DaaS REST request in its `Citrix-CustomerId` header;
+ * undefined for what the rate limit leaves alone (token endpoints, `/__admin`, paths outside both APIs).
+ */
+function limitedCustomer(req: IncomingMessage, segments: string[]): string | undefined {
+  const [root, next] = segments;
+  if (root?.toLowerCase() === 'catalogservice') return next ?? '';
+  if (root?.toLowerCase() !== 'cvad' || next?.toLowerCase() !== 'manage') return undefined;
+  const header = req.headers['citrix-customerid'];
+  return (Array.isArray(header) ? header[0] : header) ?? '';
 }

@@ -220,6 +220,14 @@ export function errorBody(status: number, options: ErrorBodyOptions = {}): strin
 /** The statuses a gateway in front of the service answers without a `citrix-transactionId` (by default). */
 export const GATEWAY_STATUSES: ReadonlySet<number> = new Set([429, 502, 504]);
 
+/**
+ * The per-customer rate limit (`rateLimit`, off by default). Citrix publishes no limit for the Catalog Service, only
+ * that its gateway answers 429; the window (a sliding second, in which refused requests do not count) and the rate are
+ * the simulator's assumption. The 429 carries `retryDelay` in the common body and no transaction id; whether the
+ * gateway also sends `Retry-After` is unknown, and the simulator sends none.
+ */
+export const RATE_LIMIT_WINDOW_MS = 1_000;
+
 // Tolerated because Citrix's reaction is unknown: `$updateImage` without `?async=true` (required by the how-to page,
 // absent from the spec). The request log keeps the query string, so tests can check that the client sent
 // `async=true`.
