@@ -6,11 +6,11 @@
  * It sets PostgreSQL up with `deploy/temporal/setup-schema.sh` and the namespace with `setup-namespace.sh`, the scripts
  * the compose jobs run, and gives the server `deploy/temporal/dynamicconfig.yaml`, the file compose mounts.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
-import { createWriteStream, existsSync, readdirSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { createWriteStream, existsSync, readdirSync, rmSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
@@ -90,11 +90,15 @@ export class TemporalCluster {
       options.namespace ?? 'default',
       options.log ?? (() => {}),
     );
+    process.on('exit', cluster.killOnExit);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, cluster.killOnSignal);
     try {
       await cluster.setUpPostgres();
       await cluster.writeServerConfig();
       await cluster.validateDynamicConfig();
-      await Promise.all(TEMPORAL_SERVICES.map((service) => cluster.startService(service)));
+      // One at a time: on a new database each service's first start writes the cluster's metadata, and racing
+      // starts fail on each other's rows. The worker service needs the frontend up.
+      for (const service of TEMPORAL_SERVICES) await cluster.startService(service);
       await cluster.registerNamespace();
     } catch (error) {
       const tail = await cluster.logTail();
@@ -136,7 +140,29 @@ export class TemporalCluster {
     return parts.join('\n');
   }
 
+  /** When the process exits without `stop()` (a failed test, Ctrl-C): nothing of the cluster outlives it. */
+  private readonly killOnExit = () => {
+    for (const child of this.processes.values()) child.kill('SIGKILL');
+    const pgCtl = path.join(this.pgBin, 'pg_ctl');
+    const args = ['-D', this.pgData, 'stop', '-m', 'immediate'];
+    try {
+      if (userInfo().uid === 0) execFileSync('runuser', ['-u', 'postgres', '--', pgCtl, ...args], { stdio: 'ignore' });
+      else execFileSync(pgCtl, args, { stdio: 'ignore' });
+    } catch {
+      // not running
+    }
+    rmSync(this.dir, { recursive: true, force: true });
+  };
+
+  /** Cleans up, then dies of the signal as it would have without this handler. */
+  private readonly killOnSignal = (signal: NodeJS.Signals) => {
+    this.killOnExit();
+    process.kill(process.pid, signal);
+  };
+
   async stop(): Promise<void> {
+    process.off('exit', this.killOnExit);
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) process.off(signal, this.killOnSignal);
     await Promise.all(
       [...this.processes.values()].map(async (child) => {
         if (child.exitCode !== null || child.signalCode !== null) return;
@@ -308,7 +334,12 @@ dynamicConfigClient:
     child.stdout!.pipe(out);
     child.stderr!.pipe(out);
     this.processes.set(service, child);
-    this.log(`started the ${service} service (pid ${child.pid}, gRPC 127.0.0.1:${this.ports.services[service].grpc})`);
+    const started = performance.now();
+    await waitForPort(this.ports.services[service].grpc, child, service);
+    this.log(
+      `started the ${service} service (pid ${child.pid}, gRPC 127.0.0.1:${this.ports.services[service].grpc}) ` +
+        `in ${Math.round(performance.now() - started)} ms`,
+    );
   }
 
   private temporalCli(args: string[]) {
@@ -344,6 +375,24 @@ async function retry<T>(timeoutMs: number, attempt: () => Promise<T>): Promise<T
       if (Date.now() > deadline) throw error;
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
+  }
+}
+
+/** Resolves once something accepts connections on the port; fails when `child` exits first or after a minute. */
+async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`the ${what} service exited (${child.exitCode ?? child.signalCode}) before it listened`);
+    }
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), resolve(true)));
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`the ${what} service did not listen on 127.0.0.1:${port} within 60 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
 
