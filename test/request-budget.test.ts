@@ -99,7 +99,8 @@ describe(`${WORKERS} worker processes sharing a budget of ${RATE} Citrix request
     const stats = await rollOut('budgeted', budgeted);
     t.diagnostic(`rate limit: ${JSON.stringify(stats)}`);
     assert.ok(stats.busiestSecond <= RATE, `busiest second ${stats.busiestSecond} of ${JSON.stringify(stats)}`);
-    // Three workers × floor(10 / 3) = 9 a second leaves one of room for a request that arrives late.
-    assert.ok(stats.refused <= 2, `429s with the budget: ${JSON.stringify(stats)}`);
+    // Three workers × floor(10 / 3) = 9 a second leaves one of room for a request that arrives late; should two arrive
+    // late in the same second, the 429 halves that worker's rate. Without the budget there are hundreds.
+    assert.ok(stats.refused <= 3, `429s with the budget: ${JSON.stringify(stats)}`);
   });
 });
