@@ -1,5 +1,5 @@
 import { Runtime, type Worker, makeTelemetryFilterString } from '@temporalio/worker';
-import { CitrixClient, SecretRedactor } from './citrix';
+import { CitrixClient, RequestBudget, SecretRedactor } from './citrix';
 import { createDataConverter } from './codec/data-converter';
 import { ConfigError, SECRET_VARIABLES, loadWorkerConfig, secretsOf, type WorkerConfig } from './config';
 import {
@@ -14,6 +14,7 @@ import {
   WorkerMetrics,
   type HealthServer,
 } from './observability';
+import { BudgetShare } from './runtime/budget-share';
 import { connectWorkerConnection, createCatalogWorker } from './runtime/catalog-worker';
 import { checkCitrixAccess, checkSearchAttributes } from './runtime/preflight';
 import { TemporalProbe } from './runtime/readiness';
@@ -94,8 +95,12 @@ async function main(): Promise<void> {
 
   const connection = await connectWorkerConnection(config.temporal);
   const traceExchange = tracing && citrixExchangeSpans(tracing);
+  const { maxRequestsPerSecond } = config.citrix;
+  const budget = maxRequestsPerSecond ? new RequestBudget({ requestsPerSecond: maxRequestsPerSecond }) : undefined;
+  let budgetShare: BudgetShare | undefined;
   const citrix = new CitrixClient({
     ...config.citrix.client,
+    budget,
     onExchange: traceExchange
       ? (exchange) => {
           metrics.citrixExchange(exchange);
@@ -132,6 +137,17 @@ async function main(): Promise<void> {
       tracing,
       deploymentVersion: config.deploymentVersion,
     });
+    if (budget) {
+      budgetShare = await new BudgetShare({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue: config.temporal.taskQueue,
+        identity: worker.options.identity,
+        budget,
+        log,
+        onCount: metrics.citrixBudget,
+      }).start();
+    }
     const running = worker.run();
     log.info('worker started', {
       address: config.temporal.address,
@@ -140,6 +156,10 @@ async function main(): Promise<void> {
       tls: Boolean(config.temporal.tls || (config.temporal.apiKey && config.temporal.tls !== false)),
       apiKey: config.temporal.apiKey ? 'set' : 'unset',
       citrixApi: citrix.apiBaseUrl,
+      citrixRequestBudget: budget
+        ? `${budget.requestsPerSecond} requests/s across ${budget.workers} worker(s), ` +
+          `${Math.round((budget.requestsPerSecond / budget.workers) * 10) / 10} here`
+        : 'off',
       prebuiltBundle: Boolean(config.workflowBundlePath),
       payloadEncryption: config.temporal.payloadCodecKeys
         ? {
@@ -160,6 +180,7 @@ async function main(): Promise<void> {
     log.info('worker stopped');
   } finally {
     temporal?.stop();
+    await budgetShare?.stop();
     // The worker has stopped: the spans of its last activities and workflow tasks go out before the process exits.
     await tracing
       ?.shutdown()

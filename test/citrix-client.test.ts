@@ -10,6 +10,7 @@ import {
   CitrixRateLimitError,
   CitrixServerError,
   CitrixTimeoutError,
+  RequestBudget,
 } from '../src/citrix';
 import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
 import { citrixFor } from './helpers';
@@ -119,6 +120,43 @@ describe('CitrixClient against the Catalog Service simulator', () => {
     });
   });
 
+  test('waits for the request budget before every API request (the retry after a 401 too), never for a token', async () => {
+    const budget = new CountingBudget();
+    const budgeted = citrixFor(simulator, { budget });
+    try {
+      const catalog = await budgeted.getCatalog(catalogs.finance);
+      await budgeted.listCatalogMachines({ deliveryGroupId: catalog.deliveryGroupId ?? '' });
+      const apiCalls = () => simulator.requests().filter((r) => r.operation !== 'token').length;
+      assert.equal(budget.acquired, apiCalls(), 'sites, the catalog and the DaaS machine pages');
+      simulator.addFault({ action: { type: 'expireTokens' } });
+      const before = budget.acquired;
+      await budgeted.getCatalog(catalogs.finance);
+      assert.equal(budget.acquired - before, 2, 'the refused call and its retry with a new token');
+      assert.equal(budget.acquired, apiCalls());
+      assert.equal(calls('token').length, 2);
+      assert.deepEqual(budget.rateLimits, []);
+    } finally {
+      await budgeted.close();
+    }
+  });
+
+  test('tells the budget of a 429 with the delay Citrix asked, 1 s when it names none, and still throws', async () => {
+    const budget = new CountingBudget();
+    const budgeted = citrixFor(simulator, { budget, siteId: simulator.siteId });
+    try {
+      simulator.addFault({
+        match: { operation: 'catalog' },
+        action: { type: 'status', status: 429, retryDelaySeconds: 3 },
+      });
+      await assert.rejects(budgeted.getCatalog(catalogs.finance), CitrixRateLimitError);
+      simulator.addFault({ match: { operation: 'catalog' }, action: { type: 'status', status: 429 } });
+      await assert.rejects(budgeted.getCatalog(catalogs.finance), CitrixRateLimitError);
+      assert.deepEqual(budget.rateLimits, [3_000, 1_000]);
+    } finally {
+      await budgeted.close();
+    }
+  });
+
   test('gives up on a call that stalls past the request timeout', async () => {
     const impatient = citrixFor(simulator, { requestTimeoutMs: 300 });
     await impatient.getSiteId();
@@ -196,3 +234,22 @@ describe('CitrixClient against the Catalog Service simulator', () => {
     assert.match(post?.query ?? '', /async=true/);
   });
 });
+
+/** A budget that lets everything through at once and counts what the client tells it. */
+class CountingBudget extends RequestBudget {
+  acquired = 0;
+  rateLimits: number[] = [];
+
+  constructor() {
+    super({ requestsPerSecond: 1_000 });
+  }
+
+  override acquire(): Promise<void> {
+    this.acquired += 1;
+    return Promise.resolve();
+  }
+
+  override rateLimited(retryAfterMs: number): void {
+    this.rateLimits.push(retryAfterMs);
+  }
+}

@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import ms from 'ms';
 import { CitrixClient } from '../../src/citrix';
 import { catalogUpdateWorkflowId } from '../../src/shared';
-import { SearchAttributes } from '../../src/shared/rollout';
+import { SearchAttributes, catalogsOf } from '../../src/shared/rollout';
 import {
   DEFAULT_SEED,
   SEED_IDS,
@@ -23,7 +23,8 @@ import {
   type RunningSimulator,
   type SimulatorSeed,
 } from '../../src/simulator';
-import { startCatalogUpdate } from '../../src/client';
+import { startCatalogUpdate, startRollout } from '../../src/client';
+import { ROLLOUT_LIMITS } from '../../src/shared/rollout-progress';
 import { findTemporalCli, freeLoopbackPort, startTimeSkippingTemporal } from '../../src/dev/local-temporal';
 import { createCatalogWorker } from '../../src/worker';
 
@@ -46,6 +47,11 @@ interface Options {
   serverArg: string[];
   eagerActivities: boolean;
   workerHeapMb: number;
+  budgetCatalogs: number;
+  budgetRate: number;
+  budgetWorkers: number;
+  budgetUpdate: number;
+  budgetPoll: number;
   scenarios: string;
   build: boolean;
   out?: string;
@@ -90,9 +96,19 @@ function parseOptions(): Options {
       '--no-eager-activities',
       "leave the server's eager activity dispatch off (system.enableActivityEagerExecution, on by default here)",
     )
+    .option('--budget-catalogs <n>', 'catalogs of the rollout in the request budget scenario', Number, 2000)
+    .option('--budget-rate <n>', "the simulator's rate limit and the workers' request budget (requests/s)", Number, 50)
+    .option('--budget-workers <n>', 'worker processes sharing the budget', Number, 3)
+    .option('--budget-update <d>', 'simulated Citrix update time in the budget scenario', duration, 60_000)
+    .option(
+      '--budget-poll <d>',
+      'poll interval of the budget scenario: short enough that 500 updates at once ask more than the budget',
+      duration,
+      5_000,
+    )
     .option(
       '--scenarios <list>',
-      'comma-separated: coldstart,single,scale,throughput,footprint,long',
+      'comma-separated: coldstart,single,scale,throughput,footprint,long,budget (budget runs only when named)',
       'coldstart,single,scale,throughput,footprint,long',
     )
     .option('--no-build', 'skip `npm run build` (lib/ and workflow-bundle.js must be current)')
@@ -327,6 +343,7 @@ async function waitUntilClosed(client: Client, query: string, timeoutMs: number)
 
 const IMAGE = SEED_IDS.images.win11Nov;
 const CATALOG_QUEUE = 'bench-catalogs';
+const BUDGET_QUEUE = 'bench-budget';
 const BARE_QUEUE = 'bench-bare';
 
 async function main(): Promise<void> {
@@ -362,6 +379,7 @@ async function main(): Promise<void> {
   take('scale', opt.catalogs);
   take('orchestration', opt.throughputWorkflows);
   take('long', 1);
+  take('budget', scenarios.has('budget') ? opt.budgetCatalogs : 0);
   const ids = (name: string) =>
     Array.from({ length: ranges[name]![1] - ranges[name]![0] }, (_, i) => catalogId(ranges[name]![0] + i));
   const seedFile = path.join(runDir, 'seed.json');
@@ -803,6 +821,130 @@ async function main(): Promise<void> {
     await citrix.close();
     await env.teardown();
     await setTiming(sim, opt.updateDuration, opt.acceptLag);
+  }
+
+  // ---- budget: one rollout over many catalogs by several worker processes sharing a request budget, against a
+  // simulator that refuses requests past the same rate. Is the budget used fully, and never overrun?
+  if (scenarios.has('budget')) {
+    const n = opt.budgetCatalogs;
+    const rate = opt.budgetRate;
+    console.log(`bench: budget scenario, ${n} catalogs, ${rate} requests/s across ${opt.budgetWorkers} workers`);
+    // A clean slate: the earlier scenarios ran unlimited and set the busiest second. The catalogs of this scenario
+    // are its own, so going back to the seed changes nothing they had.
+    await admin(sim, 'POST', 'reset');
+    await admin(sim, 'POST', 'settings', {
+      updateDurationMs: opt.budgetUpdate,
+      acceptLagMs: opt.acceptLag,
+      rateLimit: { requestsPerSecond: rate },
+    });
+    const budgetWorkers = Array.from({ length: opt.budgetWorkers }, (_, i) =>
+      startProcess(
+        `budget-worker-${i + 1}`,
+        process.execPath,
+        [...heapFlags(opt), path.join(ROOT, 'lib/src/worker.js')],
+        {
+          ...workerEnv,
+          TEMPORAL_TASK_QUEUE: BUDGET_QUEUE,
+          CITRIX_MAX_REQUESTS_PER_SECOND: String(rate),
+          // The budget, not the slots, must be what holds updates back: each waiting update holds one.
+          WORKER_MAX_CONCURRENT_ACTIVITIES: '1000',
+          LOG_LEVEL: 'INFO',
+        },
+        runDir,
+      ),
+    );
+    // Each worker counts the others at start or at its next count, 15 s on.
+    const plural = opt.budgetWorkers === 1 ? 'worker' : 'workers';
+    await Promise.all(
+      budgetWorkers.map((child, i) =>
+        waitForOutput(child, new RegExp(`across ${opt.budgetWorkers} ${plural}`), `budget worker ${i + 1}`, 90_000),
+      ),
+    );
+    const catalogIds = ids('budget');
+    const started = Date.now();
+    const handle = await startRollout(client, BUDGET_QUEUE, {
+      rolloutId: `bench-budget-${started}`,
+      imageId: IMAGE,
+      catalogIds,
+      canaryCount: 0,
+      // Waves as large as a rollout allows, and as many updates at once: the budget is the bottleneck, not these.
+      batchSize: ROLLOUT_LIMITS.catalogsPerWave,
+      maxParallel: 500,
+      healthGate: false,
+      notify: false,
+      pollIntervalMs: opt.budgetPoll,
+    });
+    const result = await handle.result();
+    const wall = Date.now() - started;
+    const stats = (await admin(sim, 'GET', 'rateLimit')) as {
+      accepted: number;
+      refused: number;
+      busiestSecond: number;
+    };
+    const log = await simRequests(sim);
+    await Promise.all(budgetWorkers.map((child) => stopProcess(child)));
+
+    const api = log.filter((r) => r.operation !== 'token');
+    const perCatalogStats = catalogIds.map((id) => {
+      const mine = api.filter((r) => r.path.toLowerCase().includes(id));
+      const accepted = mine.filter(
+        (r) => r.operation === 'updateImage' && (r.status === 202 || r.withheldStatus === 202),
+      );
+      const doneAt = accepted[0] ? Date.parse(accepted[0].time) + opt.acceptLag + opt.budgetUpdate : Infinity;
+      // The first read at or after Citrix finished is the one that sees it; a margin for the clocks' rounding.
+      const readsAfterDone = mine.filter(
+        (r) => r.operation === 'catalog' && r.status === 200 && Date.parse(r.time) > doneAt + 50,
+      ).length;
+      return { posts: accepted.length, readsAfterDone };
+    });
+    const status429 = api.filter((r) => r.status === 429).length;
+    const failedOther = api.filter((r) => r.status === 0 || (r.status >= 400 && r.status !== 429)).length;
+    const extraPosts = perCatalogStats.reduce((a, x) => a + Math.max(0, x.posts - 1), 0);
+    const lateReads = perCatalogStats.reduce((a, x) => a + Math.max(0, x.readsAfterDone - 1), 0);
+    // Wasted calls: accepted posts beyond one per catalog, plus requests that failed other than with 429 (5xx, 4xx
+    // or no answer), plus reads of a catalog after the read that first saw its update finished. 429s are counted on
+    // their own below.
+    const wasted = extraPosts + failedOther + lateReads;
+    // What a perfect scheduler needs: every request Citrix accepted sent at exactly the rate, then one update's time.
+    const ideal = (stats.accepted / rate) * 1000 + opt.budgetUpdate;
+    const count = (op: string) => api.filter((r) => r.operation === op && r.status < 400).length / n;
+    const completed = catalogsOf(result).filter((c) => c.state === 'imageAssigned' || c.state === 'updated').length;
+    record('budget', 'rollout', `${result.phase}, ${completed} / ${n} catalogs updated`, `${n}`, completed === n);
+    record('budget', 'wall time, rollout start to end', s(wall, 1));
+    record(
+      'budget',
+      'ideal: (posts + reads) ÷ rate + update time',
+      `${s(ideal, 1)} (${stats.accepted} requests accepted ÷ ${rate}/s + ${s(opt.budgetUpdate, 0)})`,
+    );
+    record('budget', 'wall ÷ ideal', (wall / ideal).toFixed(3), '≤ 1.15', wall / ideal <= 1.15);
+    const share429 = (100 * status429) / Math.max(1, api.length);
+    record(
+      'budget',
+      '429s received',
+      `${status429} (${share429.toFixed(2)} % of ${api.length} requests)`,
+      '≤ 1 %',
+      share429 <= 1,
+    );
+    record(
+      'budget',
+      'Citrix API calls per update (accepted)',
+      `${(stats.accepted / n).toFixed(2)} (catalog reads ${count('catalog').toFixed(2)}, image reads ${count('image').toFixed(2)}, posts ${count('updateImage').toFixed(2)}, other ${(stats.accepted / n - count('catalog') - count('image') - count('updateImage')).toFixed(2)})`,
+    );
+    record(
+      'budget',
+      'wasted calls: extra posts + failed (not 429) + reads after done seen',
+      `${wasted} (${extraPosts} + ${failedOther} + ${lateReads})`,
+      '0',
+      wasted === 0,
+    );
+    record(
+      'budget',
+      "simulator's busiest second (requests accepted)",
+      `${stats.busiestSecond}`,
+      `≤ ${rate}`,
+      stats.busiestSecond <= rate,
+    );
+    await admin(sim, 'POST', 'settings', { rateLimit: null, updateDurationMs: opt.updateDuration });
   }
 
   const cpuEnd = cpuOf();

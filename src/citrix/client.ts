@@ -2,14 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { inspect } from 'node:util';
 import type { Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { type CitrixAuthFlow, TokenSource, authorizationHeader, defaultAuthFlow, defaultTokenUrl } from './auth';
+import {
+  type CachedToken,
+  type CitrixAuthFlow,
+  TokenSource,
+  authorizationHeader,
+  defaultAuthFlow,
+  defaultTokenUrl,
+} from './auth';
+import type { RequestBudget } from './budget';
 import { type CatalogMachinesQuery, DaasApi, type ListMachinesOptions } from './daas';
 import { CitrixInvalidArgumentError, CitrixInvalidResponseError } from './errors';
 import { type CitrixExchange, type Exchanged, HttpTransport, MAX_RESPONSE_BYTES } from './http';
 import { isCustomerId, isGuid, isImageId } from './ids';
 import type { CatalogMachines } from './machines';
 import { type CitrixRegion, defaultDaasBaseUrl, regionHost } from './regions';
-import { detailsOf, errorForResponse, headerValue, transactionNote } from './responses';
+import { detailsOf, errorForResponse, headerValue, retryAfterMs, transactionNote } from './responses';
 import { SecretRedactor } from './sanitize';
 import { type ResponseShapes, describeIssues, responseShapes } from './shapes';
 import type { Catalog, CatalogSummary, Site, TemplateImage, UpdateImageAccepted, UpdateImageRequest } from './types';
@@ -75,7 +83,15 @@ export interface CitrixClientOptions {
    * @default a redactor of its own
    */
   redactor?: SecretRedactor;
+  /**
+   * This worker's part of the tenant's budget of Catalog Service and DaaS requests: each one waits for a slot, and a
+   * 429 slows them all down. Token requests go to the trust service and are not counted. @default no budget
+   */
+  budget?: RequestBudget;
 }
+
+/** How long a 429 closes the budget's gate when Citrix names no delay. */
+const DEFAULT_RATE_LIMIT_WAIT_MS = 1_000;
 
 export const MAX_REQUEST_TIMEOUT_MS = 10 * 60_000;
 
@@ -108,6 +124,7 @@ export class CitrixClient {
   readonly #http: HttpTransport;
   readonly #tokens: TokenSource;
   readonly #daas: DaasApi;
+  readonly #budget: RequestBudget | undefined;
   private siteId?: string;
   private pendingSiteId?: Promise<string>;
 
@@ -144,6 +161,7 @@ export class CitrixClient {
       if (problem) throw new CitrixInvalidArgumentError(problem);
     }
     this.siteId = options.siteId;
+    this.#budget = options.budget;
     this.#http = new HttpTransport({
       requestTimeoutMs: timeout,
       maxConnections: options.maxConnections,
@@ -307,16 +325,29 @@ export class CitrixClient {
 
   /** `send` with the cached token; an answer outside 2xx is thrown as the error its status means. */
   private async withToken(method: string, send: (token: string) => Promise<Exchanged>): Promise<Exchanged> {
-    let token = await this.#tokens.get();
-    let response = await send(token.value);
+    const [first, token] = await this.budgeted(send);
+    let response = first;
     if (response.status === 401) {
       // Tokens cannot be refreshed; a 401 means it expired or was revoked early. One new token, one more try.
       this.#tokens.drop(token);
-      token = await this.#tokens.get();
-      response = await send(token.value);
+      [response] = await this.budgeted(send);
     }
     if (response.status >= 200 && response.status < 300) return response;
     throw errorForResponse(method, response, this.#redactor);
+  }
+
+  /**
+   * One request within the budget: it waits for its slot, then takes the token (a wait may outlast a cached one). A 429
+   * tells the budget to hold every request back for as long as Citrix asked.
+   */
+  private async budgeted(send: (token: string) => Promise<Exchanged>): Promise<[Exchanged, CachedToken]> {
+    await this.#budget?.acquire();
+    const token = await this.#tokens.get();
+    const response = await send(token.value);
+    if (response.status === 429) {
+      this.#budget?.rateLimited(retryAfterMs(response.headers, response.body) ?? DEFAULT_RATE_LIMIT_WAIT_MS);
+    }
+    return [response, token];
   }
 
   private exchange(spec: RequestSpec, token: string): Promise<Exchanged> {

@@ -11,3 +11,4 @@ export * from './types';
 export * from './sanitize';
 export { MAX_LIST_ITEMS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS, MAX_WARNINGS } from './shapes';
 export * from './urls';
+export { type RequestBudgetOptions, type RequestBudgetSnapshot, RequestBudget } from './budget';

@@ -60,6 +60,16 @@ const intBetween = (min: number, max: number, fallback: number) =>
       .default(fallback),
   );
 const positiveInt = (fallback: number, max: number) => intBetween(1, max, fallback);
+/** Requests per second that all workers together may send to Citrix: a positive rate, or 0 for no budget. */
+const requestRate = (fallback: number, max: number) =>
+  z.preprocess(
+    (value) => (typeof value === 'string' ? value.trim() || undefined : value),
+    z.coerce
+      .number({ error: 'must be a number of requests per second (for example 20), or 0 for no budget' })
+      .min(0, 'must be a number of requests per second (for example 20), or 0 for no budget')
+      .max(max, `must be at most ${max}`)
+      .default(fallback),
+  );
 const nonNegativeInt = (fallback: number, max: number) => intBetween(0, max, fallback);
 /** An endpoint the worker sends credentials or data to: https (http to loopback only), no user info. */
 const outboundUrl = (name: string) =>
@@ -91,6 +101,12 @@ function isBindAddress(value: string): boolean {
   }
 }
 
+/**
+ * Citrix publishes no rate limit for the Catalog Service (its gateway answers 429 past one). 20 requests a second is
+ * modest for an API gateway and enough for the most a rollout runs at once: 500 updates polled every 30 s take 17.
+ */
+export const CITRIX_DEFAULT_REQUESTS_PER_SECOND = 20;
+
 const citrixEnvSchema = z.object({
   CITRIX_CUSTOMER_ID: z
     .string({ error: 'CITRIX_CUSTOMER_ID is required (Citrix Cloud > Identity and Access Management > API Access)' })
@@ -113,6 +129,7 @@ const citrixEnvSchema = z.object({
   CITRIX_TOKEN_URL: outboundUrl('CITRIX_TOKEN_URL'),
   CITRIX_REQUEST_TIMEOUT_MS: positiveInt(30_000, MAX_REQUEST_TIMEOUT_MS),
   CITRIX_MAX_CONNECTIONS: positiveInt(32, 1_024),
+  CITRIX_MAX_REQUESTS_PER_SECOND: requestRate(CITRIX_DEFAULT_REQUESTS_PER_SECOND, 10_000),
   CITRIX_POST_RETRY_SETTLE_MS: nonNegativeInt(30_000, 10 * 60_000),
 });
 
@@ -176,6 +193,8 @@ function deploymentVersionOf(
 export interface CitrixConfig {
   client: CitrixClientOptions;
   postRetrySettleMs: number;
+  /** Citrix requests per second that all workers of the task queue together may send; off when undefined. */
+  maxRequestsPerSecond?: number;
 }
 
 export interface WorkerConfig {
@@ -238,6 +257,7 @@ function parseCitrix(env: Env, problems: string[]): CitrixConfig | undefined {
       userAgent: `catalog-rollout/${PRODUCT_VERSION}`,
     },
     postRetrySettleMs: e.CITRIX_POST_RETRY_SETTLE_MS,
+    maxRequestsPerSecond: e.CITRIX_MAX_REQUESTS_PER_SECOND || undefined,
   };
 }
 

@@ -13,6 +13,8 @@ export const METRIC_NAMES = {
   citrixRequests: 'catalog_rollout_citrix_requests_total',
   citrixRequestDuration: 'catalog_rollout_citrix_request_duration_ms',
   citrixRateLimited: 'catalog_rollout_citrix_rate_limited_total',
+  citrixBudgetWorkers: 'catalog_rollout_citrix_budget_workers',
+  citrixBudgetShare: 'catalog_rollout_citrix_budget_share',
   activityRetries: 'catalog_rollout_activity_retries_total',
   activityErrors: 'catalog_rollout_activity_errors_total',
 } as const;
@@ -38,6 +40,8 @@ export class WorkerMetrics {
   private readonly citrixRequests;
   private readonly citrixRequestDuration;
   private readonly citrixRateLimited;
+  private readonly citrixBudgetWorkers;
+  private readonly citrixBudgetShare;
   private readonly activityRetries;
   private readonly activityErrors;
 
@@ -74,6 +78,18 @@ export class WorkerMetrics {
       'requests',
       'Citrix Cloud answers 429 Too Many Requests, by operation',
     );
+    this.citrixBudgetWorkers = meter.createGauge(
+      METRIC_NAMES.citrixBudgetWorkers,
+      'int',
+      'workers',
+      'Workers sharing the Citrix request budget (polling the task queue in the last minute), as this worker counts them',
+    );
+    this.citrixBudgetShare = meter.createGauge(
+      METRIC_NAMES.citrixBudgetShare,
+      'float',
+      'requests/s',
+      "This worker's Citrix requests per second: its share of the budget, lowered for a while after a 429",
+    );
     this.activityRetries = meter.createCounter(
       METRIC_NAMES.activityRetries,
       'attempts',
@@ -92,6 +108,12 @@ export class WorkerMetrics {
     this.citrixRequests.add(1, tags);
     this.citrixRequestDuration.record(exchange.durationMs, { operation: exchange.operation });
     if (exchange.status === 429) this.citrixRateLimited.add(1, { operation: exchange.operation });
+  };
+
+  /** For `BudgetShare`'s `onCount`. */
+  readonly citrixBudget = (workers: number, budget: { shareNow(): number }): void => {
+    this.citrixBudgetWorkers.set(workers);
+    this.citrixBudgetShare.set(budget.shareNow());
   };
 
   activityAttempt(activityType: string, attempt: number): void {

@@ -58,6 +58,28 @@ describe('worker configuration from the environment', () => {
     );
   });
 
+  test('budgets 20 Citrix requests a second by default; takes a positive rate, or 0 for none', () => {
+    const budget = (value?: string) =>
+      loadWorkerConfig({ ...citrix, CITRIX_MAX_REQUESTS_PER_SECOND: value }).citrix.maxRequestsPerSecond;
+    assert.equal(budget(), 20);
+    assert.equal(budget(''), 20);
+    assert.equal(budget('50'), 50);
+    assert.equal(budget('2.5'), 2.5);
+    assert.equal(budget('0'), undefined, '0 turns the budget off');
+    for (const wrong of ['-1', 'fast', 'Infinity']) {
+      assert.throws(
+        () => budget(wrong),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          /CITRIX_MAX_REQUESTS_PER_SECOND: must be a number of requests per second \(for example 20\), or 0 for no budget/.test(
+            error.message,
+          ),
+        wrong,
+      );
+    }
+    assert.throws(() => budget('1e6'), /CITRIX_MAX_REQUESTS_PER_SECOND: must be at most 10000/);
+  });
+
   test('reads secrets from *_FILE paths and names the variable when the file is missing', async () => {
     const secretFile = path.join(dir, 'secret');
     await writeFile(secretFile, 'from-a-file\n');
