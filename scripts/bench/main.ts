@@ -27,6 +27,8 @@ import { startCatalogUpdate, startRollout } from '../../src/client';
 import { ROLLOUT_LIMITS } from '../../src/shared/rollout-progress';
 import { findTemporalCli, freeLoopbackPort, startTimeSkippingTemporal } from '../../src/dev/local-temporal';
 import { createCatalogWorker } from '../../src/worker';
+import { TEMPORAL_SERVER_VERSION } from '../../src/dev/temporal-cluster';
+import { runScaleOnCluster } from './production-stack';
 
 /* ---------------------------------------------------------------- options */
 
@@ -108,7 +110,8 @@ function parseOptions(): Options {
     )
     .option(
       '--scenarios <list>',
-      'comma-separated: coldstart,single,scale,throughput,footprint,long,budget (budget runs only when named)',
+      'comma-separated: coldstart,single,scale,throughput,footprint,long,budget,production-stack (the last two ' +
+        'run only when named; production-stack runs scale too, and needs scripts/production-stack/install.sh)',
       'coldstart,single,scale,throughput,footprint,long',
     )
     .option('--no-build', 'skip `npm run build` (lib/ and workflow-bundle.js must be current)')
@@ -347,8 +350,12 @@ const BUDGET_QUEUE = 'bench-budget';
 const BARE_QUEUE = 'bench-bare';
 
 async function main(): Promise<void> {
+  /** The scale scenario's figures on the dev server, for the production-stack scenario's ratios. */
+  let devServerScale: { wallMs: number; serverCpuMs: number; workerCpuMs: number } | undefined;
   const opt = parseOptions();
   const scenarios = new Set(opt.scenarios.split(',').map((x) => x.trim()));
+  // The production-stack scenario is a ratio to the dev server's scale run, in the same run.
+  if (scenarios.has('production-stack')) scenarios.add('scale');
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const cores = os.cpus().length;
   const loadBefore = os.loadavg();
@@ -380,6 +387,7 @@ async function main(): Promise<void> {
   take('orchestration', opt.throughputWorkflows);
   take('long', 1);
   take('budget', scenarios.has('budget') ? opt.budgetCatalogs : 0);
+  take('production-stack', scenarios.has('production-stack') ? opt.catalogs : 0);
   const ids = (name: string) =>
     Array.from({ length: ranges[name]![1] - ranges[name]![0] }, (_, i) => catalogId(ranges[name]![0] + i));
   const seedFile = path.join(runDir, 'seed.json');
@@ -462,6 +470,8 @@ async function main(): Promise<void> {
     LOG_LEVEL: 'WARN',
     // Sized for the scale scenario: every waiting update holds an activity slot while its poll loops.
     WORKER_MAX_CONCURRENT_ACTIVITIES: String(Math.max(200, 2 * opt.catalogs + 200)),
+    // The overhead scenarios measure the worker and Temporal, not a Citrix budget (the budget scenario sets its own).
+    CITRIX_MAX_REQUESTS_PER_SECOND: '0',
     ...Object.fromEntries(opt.workerEnv.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
   };
 
@@ -623,11 +633,13 @@ async function main(): Promise<void> {
     );
     const peakRss = stopRss();
     const cpu1 = cpuOf();
+    devServerScale = { serverCpuMs: cpu1.server - cpu0.server, workerCpuMs: cpu1.worker - cpu0.worker, wallMs: 0 };
     const closes = await closeTimes(client, catalogIds.map(catalogUpdateWorkflowId));
     const log = await simRequests(sim);
     const stats = catalogIds.map((id) => perCatalog(log, id, opt.acceptLag, opt.updateDuration));
     const completed = closes.filter((c) => c.status === 'COMPLETED').length;
     const wall = Math.max(...closes.map((c) => c.closeMs)) - firstStartMs;
+    devServerScale.wallMs = wall;
     const target = 1.2 * (opt.updateDuration + opt.poll);
     const latencies = closes.map((c, i) => c.closeMs - stats[i]!.activeAtMs).filter(Number.isFinite);
     const reads = stats.reduce((a, x) => a + x.reads, 0) / catalogIds.length;
@@ -945,6 +957,59 @@ async function main(): Promise<void> {
       stats.busiestSecond <= rate,
     );
     await admin(sim, 'POST', 'settings', { rateLimit: null, updateDurationMs: opt.updateDuration });
+  }
+
+  // ---- production-stack: the scale scenario's load again, on Temporal's own server on PostgreSQL (four service
+  // processes), beside the dev server's figures of this same run.
+  if (scenarios.has('production-stack') && devServerScale) {
+    console.log(
+      `bench: production-stack scenario, ${opt.catalogs} catalogs on Temporal server ${TEMPORAL_SERVER_VERSION}`,
+    );
+    await setTiming(sim, opt.updateDuration, opt.acceptLag);
+    const n = opt.catalogs;
+    const run = await runScaleOnCluster({
+      catalogIds: ids('production-stack'),
+      imageId: IMAGE,
+      pollIntervalMs: opt.poll,
+      taskQueue: CATALOG_QUEUE,
+      startConcurrency: opt.startConcurrency,
+      timeoutMs: 3 * citrixTime + 300_000,
+      startWorker: (address) =>
+        startProcess(
+          'cluster-worker',
+          process.execPath,
+          [...heapFlags(opt), path.join(ROOT, 'lib/src/worker.js')],
+          { ...workerEnv, TEMPORAL_ADDRESS: address },
+          runDir,
+        ),
+      stopWorker: stopProcess,
+      cpuMs,
+      log: (line) => console.log(`  ${line}`),
+    });
+    const dev = devServerScale;
+    const perUpdate = (ms: number) => `${(ms / n).toFixed(1)} ms`;
+    record(
+      'production-stack',
+      'cluster start: PostgreSQL, schemas, four services, namespace',
+      s(run.clusterStartMs, 1),
+    );
+    record('production-stack', 'updates completed', `${run.completed} / ${n}`, `${n}`, run.completed === n);
+    record(
+      'production-stack',
+      'wall time: cluster / dev server (ratio)',
+      `${s(run.wallMs, 1)} / ${s(dev.wallMs, 1)} (${(run.wallMs / dev.wallMs).toFixed(2)})`,
+    );
+    record(
+      'production-stack',
+      'Temporal CPU per update: four services + PostgreSQL / dev server (ratio)',
+      `${perUpdate(run.serverCpuMs)} + ${perUpdate(run.postgresCpuMs)} / ${perUpdate(dev.serverCpuMs)} ` +
+        `(${((run.serverCpuMs + run.postgresCpuMs) / dev.serverCpuMs).toFixed(2)})`,
+    );
+    record(
+      'production-stack',
+      'worker CPU per update: cluster / dev server',
+      `${perUpdate(run.workerCpuMs)} / ${perUpdate(dev.workerCpuMs)}`,
+    );
   }
 
   const cpuEnd = cpuOf();

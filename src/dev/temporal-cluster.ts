@@ -18,7 +18,13 @@ import { promisify } from 'node:util';
 import { freeLoopbackPort } from './local-temporal';
 
 const run = promisify(execFile);
-const ROOT = path.resolve(__dirname, '../..');
+/** The project's folder, from the sources (src/dev) and from the compiled code (lib/src/dev) alike. */
+const ROOT = (() => {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json')) && existsSync(path.join(dir, 'deploy'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no project folder above ${__dirname}`);
+  }
+})();
 /** The release install.sh builds; its folder holds `bin/temporal-server`, `bin/temporal-sql-tool` and `schema/`. */
 export const TEMPORAL_SERVER_VERSION = '1.32.2';
 
@@ -128,6 +134,15 @@ export class TemporalCluster {
     await new Promise((resolve) => setTimeout(resolve, downMs));
     await this.startPostgres();
     this.log('started PostgreSQL again');
+  }
+
+  /** The process ids of the four services and of PostgreSQL's postmaster (for CPU figures). */
+  async processIds(): Promise<{ services: Record<TemporalService, number>; postgres: number }> {
+    const services = Object.fromEntries(
+      TEMPORAL_SERVICES.map((service) => [service, this.processes.get(service)?.pid ?? 0]),
+    ) as Record<TemporalService, number>;
+    const postmaster = await readFile(path.join(this.pgData, 'postmaster.pid'), 'utf8');
+    return { services, postgres: Number(postmaster.split('\n')[0]) };
   }
 
   /** The last lines each service wrote, for a failed test's message. */
