@@ -15,6 +15,7 @@ import {
   UNCONFIRMED_DAAS_REGIONS,
 } from '../src/citrix';
 import { DEFAULT_SEED, SEED_IDS, startSimulator, type RunningSimulator, type SimulatorSeed } from '../src/simulator';
+import { requestSimulatorToken } from './helpers';
 
 const { catalogs, images } = SEED_IDS;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -97,15 +98,7 @@ describe('the machines behind a catalog, through the DaaS REST API', () => {
     sim.reset();
     await citrix?.close();
     citrix = new CitrixClient({ ...sim.clientOptions(), requestTimeoutMs: 5_000 });
-    const answer = await fetch(sim.tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: sim.clientId,
-        client_secret: sim.clientSecret,
-      }).toString(),
-    });
+    const answer = await requestSimulatorToken(sim);
     token = ((await answer.json()) as { access_token: string }).access_token;
   });
 

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, afterEach, before, beforeEach, describe, test } from 'node:test';
 import { SEED_IDS, startSimulator, type RunningSimulator } from '../src/simulator';
+import { requestSimulatorToken } from './helpers';
 
 const { catalogs, images } = SEED_IDS;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -30,16 +31,7 @@ describe('simulator rate limit', () => {
   let token: string;
 
   const requestToken = async () => {
-    const response = await fetch(sim.tokenUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body: new URLSearchParams({
-        grant_type: 'client_credentials',
-        client_id: sim.clientId,
-        client_secret: sim.clientSecret,
-      }).toString(),
-    });
-    return answer(response);
+    return answer(await requestSimulatorToken(sim));
   };
   const api = (method: string, sitePath: string, body?: unknown) =>
     fetch(`${sim.baseUrl}/${sim.customerId}/${sim.siteId}/${sitePath}`, {

@@ -52,3 +52,16 @@ export function acceptedPosts(simulator: RunningSimulator, catalogId?: string): 
         (!catalogId || r.path.toLowerCase().includes(catalogId.toLowerCase())),
     ).length;
 }
+
+/** Asks the simulator's token endpoint for a token as an API client does (form-encoded client credentials). */
+export function requestSimulatorToken(simulator: RunningSimulator): Promise<Response> {
+  return fetch(simulator.tokenUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: simulator.clientId,
+      client_secret: simulator.clientSecret,
+    }).toString(),
+  });
+}
