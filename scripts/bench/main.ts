@@ -28,6 +28,7 @@ import { ROLLOUT_LIMITS } from '../../src/shared/rollout-progress';
 import { findTemporalCli, freeLoopbackPort, startTimeSkippingTemporal } from '../../src/dev/local-temporal';
 import { createCatalogWorker } from '../../src/worker';
 import { TEMPORAL_SERVER_VERSION } from '../../src/dev/temporal-cluster';
+import { closeTimes, cpuMs, pool, waitUntilClosed } from './measure';
 import { runScaleOnCluster } from './production-stack';
 
 /* ---------------------------------------------------------------- options */
@@ -132,17 +133,9 @@ function findRoot(): string {
   return dir;
 }
 const ROOT = findRoot();
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
 const sleep = (msec: number) => new Promise((resolve) => setTimeout(resolve, msec));
 
 const heapFlags = (opt: Options) => (opt.workerHeapMb > 0 ? [`--max-old-space-size=${opt.workerHeapMb}`] : []);
-
-/** CPU time (user + system) of a process so far, in ms. */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-}
 
 /** Resident set size now and at its peak (VmHWM), in MB. */
 function rssMb(pid: number): { now: number; peak: number } {
@@ -276,20 +269,6 @@ function percentile(values: number[], p: number): number {
 }
 const s = (msec: number, digits = 2) => `${(msec / 1000).toFixed(digits)} s`;
 
-async function pool<T, R>(items: T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        results[i] = await fn(items[i]!, i);
-      }
-    }),
-  );
-  return results;
-}
-
 /** Per catalog: reads, posts and the moment Citrix finished its update (post + accept lag + update time). */
 function perCatalog(log: RecordedRequest[], id: string, acceptLag: number, updateDuration: number) {
   const mine = log.filter((r) => r.path.toLowerCase().includes(id));
@@ -320,26 +299,6 @@ function readBurstiness(log: RecordedRequest[]): { peak: number; mean: number } 
   }
   const counts = [...perSecond.values()];
   return { peak: Math.max(0, ...counts), mean: counts.reduce((a, b) => a + b, 0) / Math.max(1, counts.length) };
-}
-
-async function closeTimes(
-  client: Client,
-  workflowIds: string[],
-): Promise<{ id: string; closeMs: number; status: string }[]> {
-  return pool(workflowIds, 50, async (id) => {
-    const info = await client.workflow.getHandle(id).describe();
-    return { id, closeMs: info.closeTime?.getTime() ?? NaN, status: info.status.name };
-  });
-}
-
-async function waitUntilClosed(client: Client, query: string, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const { count } = await client.workflow.count(`${query} AND ExecutionStatus = 'Running'`);
-    if (count === 0) return;
-    if (Date.now() > until) throw new Error(`${count} workflows still running after ${timeoutMs} ms (${query})`);
-    await sleep(1_000);
-  }
 }
 
 /* ---------------------------------------------------------------- main */
@@ -983,7 +942,6 @@ async function main(): Promise<void> {
           runDir,
         ),
       stopWorker: stopProcess,
-      cpuMs,
       log: (line) => console.log(`  ${line}`),
     });
     const dev = devServerScale;

@@ -3,13 +3,13 @@
  * services as processes of their own, `src/dev/temporal-cluster.ts`), so that it can be set beside the dev server's.
  * `scripts/production-stack/install.sh` must have run (`npm run test:production-stack` runs it).
  */
-import { type ChildProcess, spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { startCatalogUpdate } from '../../src/client';
 import { catalogUpdateWorkflowId } from '../../src/shared';
 import { TemporalCluster } from '../../src/dev/temporal-cluster';
+import { closeTimes, cpuMs, pool, treeCpuMs, waitUntilClosed } from './measure';
 
 export interface ClusterRunOptions {
   catalogIds: string[];
@@ -21,7 +21,6 @@ export interface ClusterRunOptions {
   /** Starts the catalog worker against `address` (the bench's own way, with its log file). */
   startWorker: (address: string) => ChildProcess;
   stopWorker: (worker: ChildProcess) => Promise<void>;
-  cpuMs: (pid: number) => number;
   log: (line: string) => void;
 }
 
@@ -33,27 +32,6 @@ export interface ClusterRun {
   serverCpuMs: number;
   postgresCpuMs: number;
   workerCpuMs: number;
-}
-
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
-
-/** CPU of a process and its children, those still running and those it has reaped (PostgreSQL's backends). */
-function treeCpuMs(pid: number, cpuMs: (pid: number) => number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const reaped = ((Number(fields[13]) + Number(fields[14])) * 1000) / CLK_TCK;
-  let total = cpuMs(pid) + reaped;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const child = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(child.slice(child.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) total += cpuMs(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
 }
 
 export async function runScaleOnCluster(options: ClusterRunOptions): Promise<ClusterRun> {
@@ -76,44 +54,30 @@ export async function runScaleOnCluster(options: ClusterRunOptions): Promise<Clu
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
     const pids = await cluster.processIds();
-    const serverCpu = () => Object.values(pids.services).reduce((sum, pid) => sum + options.cpuMs(pid), 0);
+    const serverCpu = () => Object.values(pids.services).reduce((sum, pid) => sum + cpuMs(pid), 0);
     const cpu0 = {
       server: serverCpu(),
-      pg: treeCpuMs(pids.postgres, options.cpuMs),
-      worker: options.cpuMs(worker.pid!),
+      pg: treeCpuMs(pids.postgres),
+      worker: cpuMs(worker.pid!),
     };
     const firstStartMs = Date.now();
-    const queue = [...options.catalogIds];
-    await Promise.all(
-      Array.from({ length: options.startConcurrency }, async () => {
-        for (let id = queue.shift(); id; id = queue.shift()) {
-          await startCatalogUpdate(client, options.taskQueue, {
-            catalogId: id,
-            imageId: options.imageId,
-            pollIntervalMs: options.pollIntervalMs,
-            deadlineMs: 3_600_000,
-          });
-        }
+    await pool(options.catalogIds, options.startConcurrency, (id) =>
+      startCatalogUpdate(client, options.taskQueue, {
+        catalogId: id,
+        imageId: options.imageId,
+        pollIntervalMs: options.pollIntervalMs,
+        deadlineMs: 3_600_000,
       }),
     );
-    const query = `WorkflowType = 'updateCatalogImage' AND ExecutionStatus = 'Running'`;
-    const deadline = Date.now() + options.timeoutMs;
-    while ((await client.workflow.count(query)).count > 0) {
-      if (Date.now() > deadline) throw new Error(`updates still running on the cluster after ${options.timeoutMs} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
-    }
+    await waitUntilClosed(client, `WorkflowType = 'updateCatalogImage'`, options.timeoutMs);
     const cpu1 = {
       server: serverCpu(),
-      pg: treeCpuMs(pids.postgres, options.cpuMs),
-      worker: options.cpuMs(worker.pid!),
+      pg: treeCpuMs(pids.postgres),
+      worker: cpuMs(worker.pid!),
     };
-    let completed = 0;
-    let lastCloseMs = firstStartMs;
-    for (const id of options.catalogIds) {
-      const info = await client.workflow.getHandle(catalogUpdateWorkflowId(id)).describe();
-      if (info.status.name === 'COMPLETED') completed += 1;
-      lastCloseMs = Math.max(lastCloseMs, info.closeTime?.getTime() ?? 0);
-    }
+    const closes = await closeTimes(client, options.catalogIds.map(catalogUpdateWorkflowId));
+    const completed = closes.filter((c) => c.status === 'COMPLETED').length;
+    const lastCloseMs = Math.max(firstStartMs, ...closes.map((c) => c.closeMs));
     return {
       clusterStartMs,
       completed,
